@@ -99,6 +99,10 @@ class app {
   std::shared_ptr<sidecar::probe> add_probe(std::string duty, std::string path, probe_options options,
                                             std::vector<named_check> checks);
 
+  // Removes the probe of duty `duty` from the router and from draining. The
+  // duty itself is stopped through supervisor().
+  void remove_probe(std::string_view duty);
+
   void on_drain(std::function<void()> fn);
   void on_reload(std::function<void()> fn);
   bool draining() const { return draining_; }

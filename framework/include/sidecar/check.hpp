@@ -91,7 +91,10 @@ class check {
   virtual asio::awaitable<check_result> run() = 0;
 };
 
-// Runs the check and stores its wall time in the result's `duration`.
+// Runs the check and stores its wall time in the result's `duration`. An
+// exception from the check becomes a failed result with reason "error",
+// except cancellation (operation_aborted, or a cancelled caller), which is
+// rethrown.
 asio::awaitable<check_result> run_timed(check& c);
 
 // The HTTP check borrows `client`, which must outlive it.

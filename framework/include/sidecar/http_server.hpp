@@ -56,7 +56,8 @@ struct server_options {
   std::size_t max_body = 64 * 1024;
   std::size_t max_connections = 256;
   // Budget for reading one whole request header once its first byte arrives,
-  // and for reading its body.
+  // and for reading its body. A new connection must also send its first byte
+  // within this time.
   std::chrono::milliseconds read_timeout{5000};
   // How long an idle keep-alive connection stays open between requests.
   std::chrono::milliseconds idle_timeout{60000};
@@ -84,6 +85,8 @@ class server {
 
   std::uint16_t port() const;
   std::size_t open_connections() const;
+  // Connections closed at accept because max_connections were open.
+  std::size_t rejected_connections() const;
   router& routes() { return *routes_; }
 
  private:

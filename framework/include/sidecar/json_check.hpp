@@ -8,8 +8,9 @@
 //
 // Numbers compare as numbers, so 5 equals 5.0 and 5e0. A number never equals
 // a string ("5" is not 5), and ordering (<, <=, >, >=) is defined for numbers
-// and, by byte order, for strings. Invalid JSON, a missing value and a value of
-// the wrong type are distinct failure reasons.
+// and, by byte order, for strings. Against a null operand, equals and
+// not_equals test whether the value is null, whatever its type. Invalid JSON,
+// a missing value and a value of the wrong type are distinct failure reasons.
 
 #include <optional>
 #include <string>
@@ -36,20 +37,26 @@ enum class json_failure {
   none,
   invalid_json,   // the body is not a valid JSON document (including truncated)
   missing,        // the pointer names no value
-  wrong_type,     // the value's type cannot be compared with the operand
+  wrong_type,     // the value's type cannot be compared with the operand, or
+                  // is not the type that type_is expects
   mismatch,       // the comparison is false
-  invalid_pointer // the pointer is malformed (does not start with '/')
+  invalid_pointer // the pointer is malformed: it does not start with '/', or a
+                  // '~' in it is not followed by 0 or 1
 };
 
 std::string_view to_string(json_failure f);
 std::string_view to_string(json_type t);
 std::string_view to_string(json_op op);  // "equals", "less", ...
+// Parse the names that to_string returns; nothing for any other text.
 std::optional<json_type> parse_json_type(std::string_view text);
+std::optional<json_op> parse_json_op(std::string_view text);
 
 struct json_check_result {
   bool passed = false;
   json_failure reason = json_failure::none;
-  std::string actual;   // the value found, as JSON text, when there was one
+  // The value found, as JSON text, when there was one; cut to 256 bytes and
+  // ending in "..." when longer.
+  std::string actual;
   std::string message;  // e.g. "/value is 4, expected equals 5"
 };
 

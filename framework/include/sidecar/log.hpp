@@ -106,7 +106,7 @@ class log_sink : public std::enable_shared_from_this<log_sink> {
   log_rate_limit limit_;
   int fd_;
   std::function<void(std::string_view)> writer_;
-  std::map<std::pair<std::string, std::string>, limiter_state, std::less<>> limiters_;
+  std::map<std::string, limiter_state, std::less<>> limiters_;  // key: duty '\x1f' msg
 };
 
 // A cheap handle that writes lines for one duty. Copyable.

@@ -57,8 +57,9 @@ class supervisor {
   std::vector<std::string> running() const;
   std::uint64_t restarts(const std::string& name) const;
 
+  struct state;  // defined in supervisor.cpp
+
  private:
-  struct state;
   std::shared_ptr<state> state_;
 };
 

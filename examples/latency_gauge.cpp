@@ -1,0 +1,24 @@
+// Times a request to the main app every --every (default 5s) and exports the
+// latest latency as a gauge; a failed request sets it to NaN.
+#include <cmath>
+
+#include <prometheus/gauge.h>
+#include <sidecar/app.hpp>
+
+using namespace std::chrono_literals;
+
+int main(int argc, char** argv) {
+  sidecar::app app(sidecar::app::options_from_args("latency-gauge", argc, argv));
+  auto& latency = prometheus::BuildGauge()
+                      .Name("app_latency_seconds")
+                      .Help("Latency of the last request to the main app; NaN when it failed.")
+                      .Register(app.metrics().registry())
+                      .Add({});
+
+  app.every("latency", app.duration_flag("every", 5s), [&](sidecar::duty_context& ctx) -> boost::asio::awaitable<void> {
+    auto r = co_await ctx.http.fetch({.url = app.url("/"), .timeout = 2s});
+    latency.Set(r.ok() ? std::chrono::duration<double>(r.duration).count() : NAN);
+  });
+
+  return app.run();
+}

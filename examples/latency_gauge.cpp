@@ -2,8 +2,11 @@
 // latest latency as a gauge; a failed request sets it to NaN.
 #include <cmath>
 
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <sidecar/app.hpp>
+#include <sidecar/metrics.hpp>
 
 using namespace std::chrono_literals;
 
@@ -16,7 +19,8 @@ int main(int argc, char** argv) {
                       .Add({});
 
   app.every("latency", app.duration_flag("every", 5s), [&](sidecar::duty_context& ctx) -> boost::asio::awaitable<void> {
-    auto r = co_await ctx.http.fetch({.url = app.url("/"), .timeout = 2s});
+    sidecar::http::client_request request{.url = app.url("/"), .timeout = 2s};
+    auto r = co_await ctx.http.fetch(std::move(request));
     latency.Set(r.ok() ? std::chrono::duration<double>(r.duration).count() : NAN);
   });
 

@@ -180,20 +180,23 @@ set_value() {
   say "status.json now has \"value\": $1"
 }
 
-# --- Install, build, configure ------------------------------------------------
+# --- Check ports, install, build, configure ------------------------------------
+
+for entry in "nginx:$app_port:APP_PORT" "sidecar:$sidecar_port:SIDECAR_PORT" "Prometheus:$prom_port:PROM_PORT"; do
+  IFS=: read -r name port variable <<<"$entry"
+  if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+    fail "$variable=\"$port\" is not a port, expected a number from 1 to 65535"
+  fi
+  if port_busy "$port"; then
+    fail "port $port for $name is in use on 127.0.0.1; stop what listens there or set $variable to a free port"
+  fi
+done
 
 bash scripts/install-deps.sh demo
 build_dir=${BUILD_DIR:-build}
 BUILD_DIR="$build_dir" bash scripts/build.sh sidecar
 sidecar_bin="$repo/$build_dir/bin/sidecar"
 [[ -x "$sidecar_bin" ]] || fail "$sidecar_bin was not built"
-
-for entry in "nginx:$app_port:APP_PORT" "sidecar:$sidecar_port:SIDECAR_PORT" "Prometheus:$prom_port:PROM_PORT"; do
-  IFS=: read -r name port variable <<<"$entry"
-  if port_busy "$port"; then
-    fail "port $port for $name is in use on 127.0.0.1; stop what listens there or set $variable to a free port"
-  fi
-done
 
 work=$(mktemp -d /tmp/sidecar-demo-XXXXXX)
 mkdir -p "$work/html" "$work/logs" "$work/temp" "$work/prometheus"
@@ -257,8 +260,8 @@ curl -s --max-time 5 --get --data-urlencode 'query=min(sidecar_probe_success)' \
 echo
 
 echo
-say "5. The sidecar's calls as nginx logged them (last 5 lines of its access log):"
-tail -n 5 "$work/logs/access.log" | sed 's/^/    /'
+say "5. The sidecar's requests as nginx logged them, counted by request line:"
+awk -F'"' '{ print $2 }' "$work/logs/access.log" | sort | uniq -c | sed 's/^/    /'
 
 # --- Keep or stop -----------------------------------------------------------------
 

@@ -260,8 +260,10 @@ TEST_CASE("nginx_server serves files") {
   CHECK(support::http_get(nginx.port(), "/missing").status == 404);
   CHECK(support::http_request(nginx.port(), "HEAD", "/status.json").status == 200);
 
-  REQUIRE(support::wait_until([&] { return nginx.count_requests("/status.json") == 3; }, 5s));
+  REQUIRE(nginx.wait_for_requests("/status.json", 3));
+  CHECK(nginx.count_requests("/status.json") == 3);
   CHECK(nginx.count_requests("POST /flush") == 1);
+  CHECK(nginx.count_requests("GET /flush") == 0);
 }
 
 TEST_CASE("nginx_server with master process") {

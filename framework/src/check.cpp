@@ -18,16 +18,17 @@ std::string_view trim_spaces(std::string_view text) {
   return text;
 }
 
-// A status code of exactly three digits, 100 to 599.
+// Parses a status code of exactly three digits, 100 to 599.
 std::optional<int> parse_status(std::string_view text) {
   int status = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), status);
-  if (text.size() != 3 || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  if (text.size() != 3 || ec != std::errc{} || end != text.data() + text.size())
+    return std::nullopt;
   if (status < 100 || status > 599) return std::nullopt;
   return status;
 }
 
-// One item of a status list: "200", "2xx" or "200-299".
+// Parses one item of a status list: "200", "2xx" or "200-299".
 std::optional<status_range> parse_status_range(std::string_view text) {
   if (text.size() == 3 && (text.substr(1) == "xx" || text.substr(1) == "XX")) {
     if (text[0] < '1' || text[0] > '5') return std::nullopt;
@@ -62,19 +63,19 @@ bool is_operation_aborted(const std::exception_ptr& error) {
 // the cancellation of the caller, which must keep unwinding.
 asio::awaitable<check_result> run_catching(check& c) {
   std::exception_ptr error;
-  std::string what;
+  std::string error_text;
   try {
     co_return co_await c.run();
   } catch (const std::exception& e) {
     error = std::current_exception();
-    what = e.what();
+    error_text = e.what();
   }
 
   asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
   if (state.cancelled() != asio::cancellation_type::none || is_operation_aborted(error)) {
     std::rethrow_exception(error);
   }
-  co_return check_failed("error", "check failed with an exception: " + what);
+  co_return check_failed("error", "check failed with an exception: " + error_text);
 }
 
 class function_check final : public check {
@@ -93,10 +94,13 @@ class function_check final : public check {
 
 }  // namespace
 
-check_result check_passed() { return {.passed = true, .reason = "ok", .message = {}, .duration = {}}; }
+check_result check_passed() {
+  return {.passed = true, .reason = "ok", .message = {}, .duration = {}};
+}
 
 check_result check_failed(std::string reason, std::string message) {
-  return {.passed = false, .reason = std::move(reason), .message = std::move(message), .duration = {}};
+  return {
+      .passed = false, .reason = std::move(reason), .message = std::move(message), .duration = {}};
 }
 
 std::optional<std::vector<status_range>> parse_status_ranges(std::string_view text) {

@@ -17,8 +17,8 @@ class file_check final : public check {
   std::string_view kind() const override { return "file"; }
   std::string target() const override { return spec_.path.string(); }
 
-  // The file system calls block, which is harmless for the local files that
-  // readiness and liveness markers live in.
+  // NOTE: the file system calls block the thread. That is brief for a local
+  // file, but a hung network file system would stall every duty on this executor.
   asio::awaitable<check_result> run() override { co_return inspect(); }
 
  private:
@@ -45,13 +45,16 @@ class file_check final : public check {
 
     // Whole seconds read best ("42s ago"), unless rounding down would hide
     // the milliseconds by which the age passes max_age.
-    std::chrono::milliseconds shown = std::chrono::floor<std::chrono::seconds>(age_ms);
-    if (shown <= *spec_.max_age) shown = age_ms;
-    return check_failed("file_too_old", "file " + target() + " was modified " + format_duration(shown) +
-                                            " ago, expected at most " + format_duration(*spec_.max_age));
+    std::chrono::milliseconds displayed_age = std::chrono::floor<std::chrono::seconds>(age_ms);
+    if (displayed_age <= *spec_.max_age) displayed_age = age_ms;
+    return check_failed("file_too_old",
+                        "file " + target() + " was modified " + format_duration(displayed_age) +
+                            " ago, expected at most " + format_duration(*spec_.max_age));
   }
 
-  check_result missing() const { return check_failed("file_missing", "file " + target() + " is missing"); }
+  check_result missing() const {
+    return check_failed("file_missing", "file " + target() + " is missing");
+  }
 
   check_result cannot_check(const std::error_code& error) const {
     return check_failed("error", "file " + target() + " cannot be checked: " + error.message());

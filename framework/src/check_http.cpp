@@ -56,7 +56,8 @@ std::optional<check_result> check_body(const http_check_spec& spec, std::string_
 
 class http_check final : public check {
  public:
-  http_check(http::client& client, http_check_spec spec) : client_(client), spec_(std::move(spec)) {}
+  http_check(http::client& client, http_check_spec spec)
+      : client_(client), spec_(std::move(spec)) {}
 
   std::string_view kind() const override { return "http"; }
   std::string target() const override { return spec_.request.method + " " + spec_.request.url; }
@@ -73,7 +74,8 @@ class http_check final : public check {
 
 }  // namespace
 
-check_result evaluate_http_response(const http_check_spec& spec, const http::client_result& result) {
+check_result evaluate_http_response(const http_check_spec& spec,
+                                    const http::client_result& result) {
   // The order matters: a failure found early explains the later ones (a 503
   // page is rarely the expected JSON), so only the first is reported.
   if (!result.ok()) {

@@ -49,16 +49,17 @@ class tcp_check final : public check {
                                        format_duration(spec_.timeout));
   }
 
-  // Sets `endpoints`, or returns why it could not.
+  // Resolves the host into `endpoints`. On failure `endpoints` stays empty and
+  // the result gives the reason.
   asio::awaitable<check_result> resolve(asio::steady_timer& deadline,
                                         std::optional<tcp::resolver::results_type>& endpoints) {
-    // An address needs no resolver, and the resolver's thread is best avoided
-    // for the usual 127.0.0.1.
+    // An IP address needs no resolver, so the usual 127.0.0.1 skips the
+    // resolver's background thread.
     error_code parse_error;
     asio::ip::address address = asio::ip::make_address(spec_.host, parse_error);
     if (!parse_error) {
-      endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, spec_.port), spec_.host,
-                                                      std::to_string(spec_.port));
+      endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, spec_.port),
+                                                      spec_.host, std::to_string(spec_.port));
       co_return check_passed();
     }
 

@@ -7,7 +7,7 @@ namespace {
 
 using rep = std::chrono::milliseconds::rep;
 
-// Milliseconds per unit, or 0 when `unit` is not one.
+// Returns the milliseconds in one `unit`, or 0 for an unknown unit.
 rep unit_size(std::string_view unit) {
   if (unit == "ms") return 1;
   if (unit == "s") return 1000;
@@ -36,7 +36,7 @@ std::string_view take_unit(std::string_view& text) {
   return unit;
 }
 
-// Converts a non-empty digit string; nothing on overflow.
+// Converts a non-empty digit string, returning nothing on overflow.
 std::optional<rep> to_integer(std::string_view digits) {
   rep value = 0;
   for (char c : digits) {
@@ -46,22 +46,22 @@ std::optional<rep> to_integer(std::string_view digits) {
   return value;
 }
 
-// The milliseconds of `whole.fraction unit`. Nothing when the result overflows
-// or is not a whole number of milliseconds, as in "1.5ms".
+// Computes the milliseconds in `whole.fraction` units. Returns nothing when
+// the result overflows or is not a whole number of milliseconds, as in "1.5ms".
 std::optional<rep> term_size(std::string_view whole, std::string_view fraction, rep unit) {
   std::optional<rep> whole_value = to_integer(whole);
   rep result = 0;
   if (!whole_value || __builtin_mul_overflow(*whole_value, unit, &result)) return std::nullopt;
 
-  // Trailing zeros add nothing. Past 7 significant digits no fraction of an
-  // hour (3,600,000ms) is a whole number of milliseconds.
+  // Trailing zeros add nothing. With more than 7 digits left, no fraction is
+  // a whole number of milliseconds, even of an hour (3,600,000 = 2^7 * 3^2 * 5^5).
   while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
   if (fraction.empty()) return result;
   if (fraction.size() > 7) return std::nullopt;
 
   rep denominator = 1;
   for (std::size_t i = 0; i < fraction.size(); ++i) denominator *= 10;
-  rep scaled = *to_integer(fraction) * unit;  // below 10^7 * 3.6e6, no overflow
+  rep scaled = *to_integer(fraction) * unit;  // below 10^7 * 3.6e6, far from overflow
   if (scaled % denominator != 0) return std::nullopt;
   if (__builtin_add_overflow(result, scaled / denominator, &result)) return std::nullopt;
   return result;

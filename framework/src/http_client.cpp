@@ -315,11 +315,11 @@ asio::awaitable<connect_result> connect(asio::any_io_executor executor, const ur
   co_return result;
 }
 
-client_result make_failure(const client_request& request, const url* target, failure error,
+client_result make_failure(const client_request& request, const url& target, failure error,
                            const std::string& reason) {
   client_result result;
   result.error = error;
-  result.message = request.method + " " + (target ? target->to_string() : request.url) + ": " + reason;
+  result.message = request.method + " " + target.to_string() + ": " + reason;
   return result;
 }
 
@@ -438,7 +438,7 @@ asio::awaitable<client_result> client::impl::fetch_once(const client_request& re
     reused = false;
     auto connected = co_await connect(executor, target, request, deadline);
     if (!connected.stream) {
-      co_return make_failure(request, &target, connected.failed.error, connected.failed.reason);
+      co_return make_failure(request, target, connected.failed.error, connected.failed.reason);
     }
     result = co_await exchange(*connected.stream, request, target, options, deadline);
     if (result.ok() && result.keep_alive) {
@@ -447,7 +447,7 @@ asio::awaitable<client_result> client::impl::fetch_once(const client_request& re
   }
 
   if (!result.ok()) {
-    co_return make_failure(request, &target, result.failed.error, result.failed.reason);
+    co_return make_failure(request, target, result.failed.error, result.failed.reason);
   }
   client_result out;
   out.response = std::move(result.response);
@@ -460,7 +460,11 @@ asio::awaitable<client_result> client::impl::fetch_following(client_request requ
   std::string error;
   auto target = parse_url(request.url, &error);
   if (!target) {
-    co_return make_failure(request, nullptr, failure::invalid_url, error);
+    // The parse error names the URL already.
+    client_result result;
+    result.error = failure::invalid_url;
+    result.message = std::move(error);
+    co_return result;
   }
 
   for (int redirects = 0;; ++redirects) {
@@ -473,13 +477,13 @@ asio::awaitable<client_result> client::impl::fetch_following(client_request requ
       co_return result;
     }
     if (redirects == request.max_redirects) {
-      co_return make_failure(request, &*target, failure::too_many_redirects,
+      co_return make_failure(request, *target, failure::too_many_redirects,
                              "more than " + std::to_string(request.max_redirects) + " redirects");
     }
 
     auto next = resolve_url(*target, location, &error);
     if (!next) {
-      co_return make_failure(request, &*target, failure::invalid_url, "redirect: " + error);
+      co_return make_failure(request, *target, failure::invalid_url, "redirect: " + error);
     }
     // RFC 9110 section 15.4: 303 always becomes GET, and 301 or 302 after a
     // POST does in every common client; 307 and 308 repeat the request as is.

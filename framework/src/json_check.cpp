@@ -16,21 +16,24 @@ namespace {
 namespace ondemand = simdjson::ondemand;
 using simdjson::error_code;
 
-// Longest `actual` text kept in a result; a longer value is cut and ends in "...".
+// Maximum size of the `actual` text in a result. A longer value is cut and
+// ends in "...".
 constexpr std::size_t max_actual_size = 256;
-// Deepest nesting of arrays and objects accepted, the default of simdjson's
-// parsers. A deeper body is invalid_json.
+// Maximum nesting of arrays and objects, the default of simdjson's parsers.
+// A deeper body is invalid_json.
 constexpr int max_depth = 1024;
 
 // ---------------------------------------------------------------------------
 // JSON pointers (RFC 6901)
 
 // Splits `pointer` into unescaped reference tokens, or sets `error`.
-std::optional<std::vector<std::string>> split_pointer(std::string_view pointer, std::string& error) {
+std::optional<std::vector<std::string>> split_pointer(std::string_view pointer,
+                                                      std::string& error) {
   std::vector<std::string> tokens;
   if (pointer.empty()) return tokens;
   if (pointer.front() != '/') {
-    error = "pointer \"" + std::string(pointer) + "\": invalid, expected \"\" or a pointer starting with \"/\"";
+    error = "pointer " + to_json_text(std::string(pointer)) +
+            ": invalid, expected \"\" or a pointer starting with \"/\"";
     return std::nullopt;
   }
 
@@ -44,16 +47,16 @@ std::optional<std::vector<std::string>> split_pointer(std::string_view pointer, 
       tokens.back() += pointer[i + 1] == '0' ? '~' : '/';
       ++i;
     } else {
-      error = "pointer \"" + std::string(pointer) + "\": invalid escape at offset " + std::to_string(i) +
-              ", expected \"~0\" or \"~1\"";
+      error = "pointer " + to_json_text(std::string(pointer)) + ": invalid escape at offset " +
+              std::to_string(i) + ", expected \"~0\" or \"~1\"";
       return std::nullopt;
     }
   }
   return tokens;
 }
 
-// The array index that `token` spells, or nothing for "-", leading zeros and
-// anything else that is not a plain decimal index.
+// Parses `token` as an array index. Returns nothing for "-", for leading
+// zeros and for anything else that is not a plain decimal index.
 std::optional<std::size_t> parse_index(std::string_view token) {
   if (token.empty() || (token.size() > 1 && token.front() == '0')) return std::nullopt;
   std::size_t index = 0;
@@ -64,7 +67,7 @@ std::optional<std::size_t> parse_index(std::string_view token) {
 
 // ---------------------------------------------------------------------------
 // Validation. The on-demand parser reads only what is asked for, so a body
-// is walked once in full before the check looks at it: otherwise a truncated
+// is walked once in full before the check looks at it. Otherwise a truncated
 // document or trailing garbage after the value would go unnoticed.
 
 error_code validate(ondemand::value value, int depth);
@@ -89,24 +92,21 @@ error_code validate_array(ondemand::array array, int depth) {
   return simdjson::SUCCESS;
 }
 
-// Reads a scalar in full; `Node` is ondemand::value or ondemand::document.
+// Reads a scalar in full. `Node` is ondemand::value or ondemand::document.
 template <typename Node>
 error_code validate_scalar(Node& node, ondemand::json_type type) {
   switch (type) {
-    case ondemand::json_type::string:
-      return node.get_string().error();
+    case ondemand::json_type::string: return node.get_string().error();
     case ondemand::json_type::number:
       // get_double also accepts integers beyond 64 bits, which are valid JSON.
       return node.get_double().error();
-    case ondemand::json_type::boolean:
-      return node.get_bool().error();
+    case ondemand::json_type::boolean: return node.get_bool().error();
     case ondemand::json_type::null: {
       bool is_null = false;
       if (error_code e = node.is_null().get(is_null)) return e;
       return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
     }
-    default:
-      return simdjson::INCORRECT_TYPE;
+    default: return simdjson::INCORRECT_TYPE;
   }
 }
 
@@ -143,23 +143,24 @@ error_code validate_document(ondemand::document& document) {
     ondemand::array array;
     if (error_code e = document.get_array().get(array)) return e;
     if (error_code e = validate_array(array, 1)) return e;
-  } else {
-    // Root scalars check for trailing content themselves.
-    return validate_scalar(document, type);
+  } else if (error_code e = validate_scalar(document, type)) {
+    return e;
   }
 
-  // After the root container nothing may follow.
+  // Nothing may follow the root value. simdjson checks this itself for some
+  // root scalars (5 x) but not for others ("ready" x).
   const char* rest = nullptr;
   error_code at_end = document.current_location().get(rest);
   return at_end == simdjson::OUT_OF_BOUNDS ? simdjson::SUCCESS : simdjson::TRAILING_CONTENT;
 }
 
 // ---------------------------------------------------------------------------
-// Navigation. simdjson's own at_pointer compares keys without unescaping
-// them, so {"a\/b": 1} would have no "/a~1b"; this walk compares unescaped
-// keys. The first of duplicate keys wins.
+// Navigation. The at_pointer of simdjson 3.0 compares keys without
+// unescaping them, so it finds no "/a~1b" in {"a\/b": 1}. This walk
+// compares unescaped keys instead. The first of duplicate keys wins.
 
-simdjson::simdjson_result<ondemand::value> find_member(ondemand::object object, std::string_view token) {
+simdjson::simdjson_result<ondemand::value> find_member(ondemand::object object,
+                                                       std::string_view token) {
   for (auto field : object) {
     std::string_view key;
     if (error_code e = field.unescaped_key().get(key)) return e;
@@ -168,7 +169,8 @@ simdjson::simdjson_result<ondemand::value> find_member(ondemand::object object, 
   return simdjson::NO_SUCH_FIELD;
 }
 
-simdjson::simdjson_result<ondemand::value> find_element(ondemand::array array, std::string_view token) {
+simdjson::simdjson_result<ondemand::value> find_element(ondemand::array array,
+                                                        std::string_view token) {
   std::optional<std::size_t> index = parse_index(token);
   if (!index) return simdjson::NO_SUCH_FIELD;
   std::size_t i = 0;
@@ -178,8 +180,8 @@ simdjson::simdjson_result<ondemand::value> find_element(ondemand::array array, s
   return simdjson::NO_SUCH_FIELD;
 }
 
-// The child of a container named by `token`; NO_SUCH_FIELD when there is
-// none, including when `node` is a scalar.
+// Finds the child that `token` names in a container. Returns NO_SUCH_FIELD
+// when there is none, and also when `node` is a scalar.
 template <typename Node>
 simdjson::simdjson_result<ondemand::value> find_child(Node& node, std::string_view token) {
   ondemand::json_type type;
@@ -264,23 +266,20 @@ error_code read_number(Node& node, json_number& number) {
   return simdjson::SUCCESS;
 }
 
-// Reads the scalar at `node` into `found`; `Node` is ondemand::value or
+// Reads the scalar at `node` into `found`. `Node` is ondemand::value or
 // ondemand::document.
 template <typename Node>
 error_code read_scalar(Node& node, found_value& found) {
   switch (found.type) {
-    case json_type::number:
-      return read_number(node, found.number);
+    case json_type::number: return read_number(node, found.number);
     case json_type::string: {
       std::string_view text;
       if (error_code e = node.get_string().get(text)) return e;
       found.string = text;
       return simdjson::SUCCESS;
     }
-    case json_type::boolean:
-      return node.get_bool().get(found.boolean);
-    default:
-      return simdjson::SUCCESS;
+    case json_type::boolean: return node.get_bool().get(found.boolean);
+    default: return simdjson::SUCCESS;
   }
 }
 
@@ -299,7 +298,7 @@ error_code read_value(ondemand::value value, found_value& found) {
     if (error_code e = value.get_array().get(array)) return e;
     if (error_code e = array.raw_json().get(text)) return e;
   } else {
-    text = value.raw_json_token();  // only looks, so the value can still be read
+    text = value.raw_json_token();  // does not consume, so the value can still be read
     if (error_code e = read_scalar(value, found)) return e;
   }
   found.text = shorten(trim_whitespace(text));
@@ -351,13 +350,14 @@ json_type operand_type(const json_operand& operand) {
   }
 }
 
-// Orders the found value against an operand of the same type, which is
-// number, string or boolean; booleans are only equal or not.
+// Orders the found value against an operand of the same type: number,
+// string or boolean. Booleans are only equal or unordered.
 std::partial_ordering compare(const found_value& found, const json_operand& operand) {
   if (auto* number = std::get_if<double>(&operand)) return compare(found.number, *number);
   if (auto* text = std::get_if<std::string>(&operand)) return found.string <=> *text;
   if (auto* boolean = std::get_if<bool>(&operand)) {
-    return found.boolean == *boolean ? std::partial_ordering::equivalent : std::partial_ordering::unordered;
+    return found.boolean == *boolean ? std::partial_ordering::equivalent
+                                     : std::partial_ordering::unordered;
   }
   return std::partial_ordering::equivalent;  // null and null
 }
@@ -377,24 +377,29 @@ bool holds(std::partial_ordering order, json_op op) {
 // ---------------------------------------------------------------------------
 // Results
 
-// "a string", "an object"; null is just "null".
+// Names a type with its article, as in "a string" and "an object", but null
+// as "null" alone.
 std::string with_article(json_type type) {
   if (type == json_type::null) return "null";
   std::string_view article = type == json_type::array || type == json_type::object ? "an " : "a ";
   return std::string(article) + std::string(to_string(type));
 }
 
-// How messages name the value: its pointer, or "document" for "".
+// Returns what messages call the value: its pointer, or "document" for "".
 std::string subject(const json_check& check) {
   return check.pointer.empty() ? "document" : check.pointer;
 }
 
 json_check_result passed(found_value found) {
-  return {.passed = true, .reason = json_failure::none, .actual = std::move(found.text), .message = {}};
+  return {
+      .passed = true, .reason = json_failure::none, .actual = std::move(found.text), .message = {}};
 }
 
 json_check_result failed(json_failure reason, std::string message, std::string actual = {}) {
-  return {.passed = false, .reason = reason, .actual = std::move(actual), .message = std::move(message)};
+  return {.passed = false,
+          .reason = reason,
+          .actual = std::move(actual),
+          .message = std::move(message)};
 }
 
 json_check_result wrong_type(const json_check& check, found_value found, json_type expected) {
@@ -422,8 +427,9 @@ json_check_result compare_found(const json_check& check, found_value found) {
   bool is_ordering = check.op != json_op::equals && check.op != json_op::not_equals;
   if (is_ordering && expected != json_type::number && expected != json_type::string) {
     return failed(json_failure::wrong_type,
-                  subject(check) + ": " + std::string(to_string(check.op)) + " cannot order operand " +
-                      to_json_text(check.operand) + ", expected a number or a string operand",
+                  subject(check) + ": " + std::string(to_string(check.op)) +
+                      " cannot order operand " + to_json_text(check.operand) +
+                      ", expected a number or a string operand",
                   std::move(found.text));
   }
 
@@ -441,13 +447,11 @@ json_check_result compare_found(const json_check& check, found_value found) {
 
 json_check_result apply(const json_check& check, found_value found) {
   switch (check.op) {
-    case json_op::exists:
-      return passed(std::move(found));
+    case json_op::exists: return passed(std::move(found));
     case json_op::type_is:
       if (found.type != check.type) return wrong_type(check, std::move(found), check.type);
       return passed(std::move(found));
-    default:
-      return compare_found(check, std::move(found));
+    default: return compare_found(check, std::move(found));
   }
 }
 
@@ -526,6 +530,7 @@ std::string to_json_text(const json_operand& operand) {
   if (auto* boolean = std::get_if<bool>(&operand)) return *boolean ? "true" : "false";
   if (auto* number = std::get_if<double>(&operand)) {
     // Shortest text that reads back as the same double: 5, 0.1, 1e+21.
+    // Infinity and NaN have no JSON form and come out as "inf" and "nan".
     char buffer[32];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *number);
     return std::string(buffer, end);
@@ -569,8 +574,9 @@ json_check_result evaluate(const json_check& check, std::string_view body) {
   // in unoptimized builds) simdjson asserts when the iterator reaches the
   // parser's max_depth, rather than returning an error.
   if (error_code e = parser.allocate(padded.size(), max_depth + 1)) {
-    return failed(json_failure::invalid_json, "body of " + std::to_string(body.size()) +
-                                                  " bytes cannot be parsed: " + simdjson::error_message(e));
+    return failed(json_failure::invalid_json,
+                  "body of " + std::to_string(body.size()) +
+                      " bytes cannot be parsed: " + simdjson::error_message(e));
   }
   ondemand::document document;
   if (error_code e = parser.iterate(padded).get(document)) return invalid_json(e);
@@ -580,7 +586,8 @@ json_check_result evaluate(const json_check& check, std::string_view body) {
   document.rewind();
   found_value found;
   error_code e = find(document, body, *tokens, found);
-  if (e == simdjson::NO_SUCH_FIELD) return failed(json_failure::missing, subject(check) + " is missing");
+  if (e == simdjson::NO_SUCH_FIELD)
+    return failed(json_failure::missing, subject(check) + " is missing");
   if (e) return invalid_json(e);
   return apply(check, std::move(found));
 }

@@ -1,13 +1,13 @@
 // Reads the YAML config file into sidecar_config, checking each value where it
-// is written so that an error can name its line, column and key path.
+// is written so that an error can name its line, column and key path. This
+// file holds the document structure and the duties; config_yaml_http.cpp the
+// requests and expectations.
 
 #include "sidecar/config.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,15 +15,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "sidecar/config_parser.hpp"
 #include "sidecar/duration.hpp"
-#include "sidecar/json_check.hpp"
-#include "sidecar/regex.hpp"
 #include "sidecar/url.hpp"
 
-namespace sidecar::core {
+namespace sidecar::core::config_yaml {
 namespace {
-
-using key_list = std::span<const std::string_view>;
 
 constexpr std::string_view top_keys[] = {"listen", "app", "log_level", "shutdown", "server", "duties"};
 constexpr std::string_view shutdown_keys[] = {"grace", "drain"};
@@ -36,29 +33,11 @@ constexpr std::string_view probe_keys[] = {"path",          "mode",
                                            "checks"};
 constexpr std::string_view check_keys[] = {"name", "http", "tcp", "file", "expect"};
 constexpr std::string_view check_kinds[] = {"http", "tcp", "file"};
-constexpr std::string_view http_keys[] = {"url",      "method", "timeout",  "connect_timeout",
-                                          "headers",  "body",   "max_body", "follow_redirects"};
-constexpr std::string_view expect_keys[] = {"status", "json", "body", "headers"};
-constexpr std::string_view json_keys[] = {"pointer",      "equals",        "not_equals",
-                                          "less_than",    "less_or_equal", "greater_than",
-                                          "greater_or_equal", "exists",    "type"};
-constexpr std::string_view json_comparisons[] = {"equals",        "not_equals",   "less_than",
-                                                 "less_or_equal", "greater_than", "greater_or_equal",
-                                                 "exists",        "type"};
-constexpr std::string_view header_expectation_keys[] = {"equals", "matches"};
-constexpr std::string_view tcp_keys[] = {"address", "timeout"};
-constexpr std::string_view file_keys[] = {"path", "max_age"};
 constexpr std::string_view latency_keys[] = {"http", "every", "expect", "buckets"};
 constexpr std::string_view schedule_keys[] = {"http", "every", "expect"};
-
 constexpr std::string_view duration_hint = "expected a number with a unit such as 250ms, 5s or 1m";
 
-// A node of the document with the key path and position to report for it.
-struct node_ref {
-  YAML::Node node;
-  std::string path;
-  YAML::Mark mark;
-};
+}  // namespace
 
 std::string join(key_list words, std::string_view last_separator) {
   std::string text;
@@ -79,7 +58,6 @@ std::string index_path(const std::string& parent, std::size_t index) {
   return parent + '[' + std::to_string(index) + ']';
 }
 
-// A short description of what a node holds, for "found ..." in messages.
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
@@ -93,8 +71,6 @@ std::string describe(const YAML::Node& node) {
   }
 }
 
-// True for a scalar written in quotes, as a block literal or with an explicit
-// string tag: yaml-cpp tags plain scalars "?" and quoted ones "!".
 bool is_quoted(const YAML::Node& node) {
   return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
 }
@@ -124,8 +100,6 @@ std::optional<bool> plain_bool(const YAML::Node& node) {
   return std::nullopt;
 }
 
-// Parses a plain decimal number such as 5, -1.5 or 2e3. YAML's other number
-// forms (0x1f, .inf) are left as strings.
 std::optional<double> plain_number(const YAML::Node& node) {
   if (!node.IsScalar() || is_quoted(node)) {
     return std::nullopt;
@@ -147,74 +121,6 @@ std::optional<double> plain_number(const YAML::Node& node) {
   }
   return value;
 }
-
-class config_parser {
- public:
-  explicit config_parser(std::string file_name) : file_(std::move(file_name)) {}
-
-  sidecar_config parse(const YAML::Node& root);
-
- private:
-  // The entries of one YAML map whose keys come from a fixed list. The
-  // constructor rejects unknown and repeated keys.
-  class map_reader {
-   public:
-    map_reader(const config_parser& parser, const node_ref& map, key_list keys);
-
-    std::optional<node_ref> find(std::string_view key) const;
-    node_ref require(std::string_view key, std::string_view expected) const;
-    // The keys out of `keys` that the map has, in the order of `keys`.
-    std::vector<std::string_view> present(key_list keys) const;
-    const node_ref& map() const { return map_; }
-
-   private:
-    const config_parser& parser_;
-    node_ref map_;
-    struct entry {
-      std::string key;
-      int key_line = 0;  // one-based
-      node_ref value;
-    };
-    std::vector<entry> entries_;
-  };
-
-  [[noreturn]] void fail(const node_ref& at, std::string problem) const;
-  [[noreturn]] void fail_at(const YAML::Mark& mark, std::string path, std::string problem) const;
-
-  void expect_type(const node_ref& ref, YAML::NodeType::value type, std::string_view expected) const;
-  std::string read_string(const node_ref& ref) const;
-  std::chrono::milliseconds read_duration(const node_ref& ref, bool allow_zero) const;
-  std::size_t read_size(const node_ref& ref) const;
-  int read_positive_int(const node_ref& ref) const;
-  bool read_bool(const node_ref& ref) const;
-  std::string read_url(const node_ref& ref) const;
-  std::vector<node_ref> read_list(const node_ref& ref, std::string_view expected) const;
-
-  void read_shutdown(const node_ref& ref, sidecar_config& config) const;
-  void read_server(const node_ref& ref, sidecar_config& config) const;
-  duty_config read_duty(const node_ref& ref) const;
-  probe_duty_config read_probe(const node_ref& ref) const;
-  check_config read_check(const node_ref& ref) const;
-  void name_checks(const node_ref& checks, std::vector<check_config>& configs,
-                   const std::vector<bool>& named) const;
-  latency_duty_config read_latency(const node_ref& ref) const;
-  schedule_duty_config read_schedule(const node_ref& ref) const;
-  void read_http_request(const node_ref& ref, http::client_request& request) const;
-  http::headers read_request_headers(const node_ref& ref) const;
-  void read_expect(const node_ref& ref, http_check_spec& spec) const;
-  std::vector<status_range> read_status(const node_ref& ref) const;
-  json_check read_json_check(const node_ref& ref) const;
-  json_operand read_operand(const node_ref& ref) const;
-  sidecar::regex read_regex(const node_ref& ref) const;
-  std::vector<header_expectation> read_header_expectations(const node_ref& ref) const;
-  header_expectation read_header_presence(const node_ref& ref) const;
-  tcp_check_spec read_tcp(const node_ref& ref) const;
-  file_check_spec read_file(const node_ref& ref) const;
-  std::vector<double> read_buckets(const node_ref& ref) const;
-
-  std::string file_;
-  std::optional<sidecar::url> app_base_;
-};
 
 // --- map_reader ---------------------------------------------------------
 
@@ -243,13 +149,13 @@ config_parser::map_reader::map_reader(const config_parser& parser, const node_re
                                  [&](const entry& e) { return e.key == name; });
     if (previous != entries_.end()) {
       parser_.fail_at(key.Mark(), path,
-                      "repeated key, first given on line " + std::to_string(previous->key_line));
+                      "repeated key, first given on line " + std::to_string(previous->key_mark.line + 1));
     }
 
     // yaml-cpp gives an empty value the position of the next token, so an
     // empty value is reported at its key.
     YAML::Mark mark = it->second.IsNull() ? key.Mark() : it->second.Mark();
-    entries_.push_back({name, key.Mark().line + 1, node_ref{it->second, path, mark}});
+    entries_.push_back({name, key.Mark(), node_ref{it->second, path, mark}});
   }
 }
 
@@ -260,6 +166,15 @@ std::optional<node_ref> config_parser::map_reader::find(std::string_view key) co
     }
   }
   return std::nullopt;
+}
+
+node_ref config_parser::map_reader::key_of(std::string_view key) const {
+  for (const entry& e : entries_) {
+    if (e.key == key) {
+      return {e.value.node, e.value.path, e.key_mark};
+    }
+  }
+  return map_;
 }
 
 node_ref config_parser::map_reader::require(std::string_view key, std::string_view expected) const {
@@ -476,7 +391,7 @@ duty_config config_parser::read_duty(const node_ref& ref) const {
     fail(ref, "missing the duty kind, expected one of probe, latency or schedule");
   }
   if (kinds.size() > 1) {
-    fail(*duty.find(kinds[1]), "a duty has one kind, found both " + std::string(kinds[0]) +
+    fail(duty.key_of(kinds[1]), "a duty has one kind, found both " + std::string(kinds[0]) +
                                    " and " + std::string(kinds[1]));
   }
 
@@ -597,7 +512,7 @@ check_config config_parser::read_check(const node_ref& ref) const {
     fail(ref, "missing the check kind, expected one of http, tcp or file");
   }
   if (kinds.size() > 1) {
-    fail(*check.find(kinds[1]), "a check has one kind, found both " + std::string(kinds[0]) +
+    fail(check.key_of(kinds[1]), "a check has one kind, found both " + std::string(kinds[0]) +
                                     " and " + std::string(kinds[1]));
   }
 
@@ -674,317 +589,9 @@ std::vector<double> config_parser::read_buckets(const node_ref& ref) const {
   return buckets;
 }
 
-// --- checks and requests --------------------------------------------------
+}  // namespace sidecar::core::config_yaml
 
-void config_parser::read_http_request(const node_ref& ref, http::client_request& request) const {
-  map_reader http(*this, ref, http_keys);
-
-  request.url = read_url(http.require("url", "a URL such as /healthz or http://127.0.0.1:8080/"));
-  if (auto method = http.find("method")) {
-    request.method = read_string(*method);
-    bool upper_case = !request.method.empty() &&
-                      std::all_of(request.method.begin(), request.method.end(),
-                                  [](char c) { return c >= 'A' && c <= 'Z'; });
-    if (!upper_case) {
-      fail(*method, '"' + request.method + "\" is not an HTTP method, expected an upper-case "
-                                           "method such as GET or POST");
-    }
-  }
-  if (auto timeout = http.find("timeout")) {
-    request.timeout = read_duration(*timeout, false);
-  }
-  if (auto timeout = http.find("connect_timeout")) {
-    request.connect_timeout = read_duration(*timeout, false);
-  }
-  if (auto headers = http.find("headers")) {
-    request.headers = read_request_headers(*headers);
-  }
-  if (auto body = http.find("body")) {
-    request.body = read_string(*body);
-  }
-  if (auto max_body = http.find("max_body")) {
-    request.max_body = read_size(*max_body);
-  }
-  if (auto follow = http.find("follow_redirects")) {
-    request.follow_redirects = read_bool(*follow);
-  }
-}
-
-bool is_header_name(std::string_view name) {
-  constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
-    bool alphanumeric = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    return alphanumeric || extra.find(c) != std::string_view::npos;
-  });
-}
-
-http::headers config_parser::read_request_headers(const node_ref& ref) const {
-  expect_type(ref, YAML::NodeType::Map, "a map of header names to values");
-  http::headers headers;
-  for (auto it = ref.node.begin(); it != ref.node.end(); ++it) {
-    std::string name = it->first.IsScalar() ? it->first.Scalar() : std::string();
-    node_ref value{it->second, child_path(ref.path, name), it->second.Mark()};
-    if (!is_header_name(name)) {
-      fail_at(it->first.Mark(), value.path,
-              "expected a header name made of letters, digits and !#$%&'*+-.^_`|~, found " +
-                  describe(it->first));
-    }
-    std::string text = read_string(value);
-    if (text.find_first_of("\r\n", 0) != std::string::npos || text.find('\0') != std::string::npos) {
-      fail(value, "a header value must not contain line breaks or NUL characters");
-    }
-    headers.add(std::move(name), std::move(text));
-  }
-  return headers;
-}
-
-void config_parser::read_expect(const node_ref& ref, http_check_spec& spec) const {
-  map_reader expect(*this, ref, expect_keys);
-
-  if (auto status = expect.find("status")) {
-    spec.status = read_status(*status);
-  }
-  if (auto json = expect.find("json")) {
-    if (json->node.IsSequence()) {
-      for (const node_ref& item : read_list(*json, "a JSON check or a list of them")) {
-        spec.json.push_back(read_json_check(item));
-      }
-    } else {
-      spec.json.push_back(read_json_check(*json));
-    }
-  }
-  if (auto body = expect.find("body")) {
-    spec.body = read_regex(*body);
-  }
-  if (auto headers = expect.find("headers")) {
-    spec.headers = read_header_expectations(*headers);
-  }
-}
-
-std::vector<status_range> config_parser::read_status(const node_ref& ref) const {
-  std::string text;
-  if (ref.node.IsSequence()) {
-    for (const node_ref& item : read_list(ref, "a list of status codes or ranges")) {
-      text += (text.empty() ? "" : ",") + read_string(item);
-    }
-  } else {
-    text = read_string(ref);
-  }
-  auto ranges = parse_status_ranges(text);
-  if (!ranges || ranges->empty()) {
-    fail(ref, '"' + text +
-                  "\" is not a status range, expected codes, ranges or classes such as 200, "
-                  "200-299 or 2xx, separated by commas");
-  }
-  return *ranges;
-}
-
-json_check config_parser::read_json_check(const node_ref& ref) const {
-  map_reader json(*this, ref, json_keys);
-  json_check check;
-
-  node_ref pointer = json.require("pointer", "a JSON pointer such as /status");
-  check.pointer = read_string(pointer);
-  if (!check.pointer.empty() && check.pointer.front() != '/') {
-    fail(pointer, '"' + check.pointer +
-                      "\" is not a JSON pointer, expected \"\" for the whole document or a "
-                      "pointer starting with \"/\"");
-  }
-
-  auto comparisons = json.present(json_comparisons);
-  if (comparisons.empty()) {
-    fail(ref, "missing the comparison, expected one of " + join(json_comparisons, " or "));
-  }
-  if (comparisons.size() > 1) {
-    fail(*json.find(comparisons[1]), "a JSON check has one comparison, found both " +
-                                         std::string(comparisons[0]) + " and " +
-                                         std::string(comparisons[1]) + "; use a list for several");
-  }
-
-  std::string_view op = comparisons[0];
-  node_ref operand = *json.find(op);
-  if (op == "exists") {
-    if (!read_bool(operand)) {
-      fail(operand, "false is not supported, expected true");
-    }
-    check.op = json_op::exists;
-    return check;
-  }
-  if (op == "type") {
-    std::string text = read_string(operand);
-    auto type = parse_json_type(text);
-    if (!type) {
-      fail(operand, '"' + text +
-                        "\" is not a JSON type, expected null, boolean, number, string, array or "
-                        "object");
-    }
-    check.op = json_op::type_is;
-    check.type = *type;
-    return check;
-  }
-
-  check.operand = read_operand(operand);
-  if (op == "equals") {
-    check.op = json_op::equals;
-  } else if (op == "not_equals") {
-    check.op = json_op::not_equals;
-  } else {
-    bool ordered = std::holds_alternative<double>(check.operand) ||
-                   std::holds_alternative<std::string>(check.operand);
-    if (!ordered) {
-      fail(operand, to_json_text(check.operand) + " has no order, expected a number or a string");
-    }
-    if (op == "less_than") {
-      check.op = json_op::less;
-    } else if (op == "less_or_equal") {
-      check.op = json_op::less_equal;
-    } else if (op == "greater_than") {
-      check.op = json_op::greater;
-    } else {
-      check.op = json_op::greater_equal;
-    }
-  }
-  return check;
-}
-
-// Keeps the operand's YAML type: 5 is a number and "5" a string.
-json_operand config_parser::read_operand(const node_ref& ref) const {
-  if (is_plain_null(ref.node)) {
-    return std::monostate{};
-  }
-  if (!ref.node.IsScalar()) {
-    fail(ref, "expected a number, a string, true, false or null, found " + describe(ref.node));
-  }
-  if (is_quoted(ref.node)) {
-    return ref.node.Scalar();
-  }
-  if (auto value = plain_bool(ref.node)) {
-    return *value;
-  }
-  if (auto value = plain_number(ref.node)) {
-    return *value;
-  }
-  return ref.node.Scalar();
-}
-
-sidecar::regex config_parser::read_regex(const node_ref& ref) const {
-  std::string pattern = read_string(ref);
-  std::string error;
-  auto compiled = sidecar::regex::compile(pattern, &error);
-  if (!compiled) {
-    fail(ref, '"' + pattern + "\" is not a valid RE2 regex: " + error);
-  }
-  return *compiled;
-}
-
-// Reads `{ Name: { equals: v } }`, `{ Name: { matches: re } }` and
-// `{ Name: present }`, or "Name: present" strings alone or in a list.
-std::vector<header_expectation> config_parser::read_header_expectations(const node_ref& ref) const {
-  std::vector<header_expectation> expectations;
-  if (ref.node.IsScalar()) {
-    expectations.push_back(read_header_presence(ref));
-    return expectations;
-  }
-  if (ref.node.IsSequence()) {
-    for (const node_ref& item : read_list(ref, "a list of header expectations")) {
-      expectations.push_back(read_header_presence(item));
-    }
-    return expectations;
-  }
-
-  expect_type(ref, YAML::NodeType::Map, "a map of header names to expectations");
-  for (auto it = ref.node.begin(); it != ref.node.end(); ++it) {
-    header_expectation expectation;
-    expectation.name = it->first.IsScalar() ? it->first.Scalar() : std::string();
-    YAML::Mark mark = it->second.IsNull() ? it->first.Mark() : it->second.Mark();
-    node_ref value{it->second, child_path(ref.path, expectation.name), mark};
-    if (!is_header_name(expectation.name)) {
-      fail_at(it->first.Mark(), value.path,
-              "expected a header name made of letters, digits and !#$%&'*+-.^_`|~, found " +
-                  describe(it->first));
-    }
-
-    if (value.node.IsScalar()) {
-      if (is_quoted(value.node) || value.node.Scalar() != "present") {
-        fail(value, "expected present or a map with equals or matches, found " + describe(value.node));
-      }
-      expectations.push_back(std::move(expectation));
-      continue;
-    }
-
-    map_reader rule(*this, value, header_expectation_keys);
-    auto kinds = rule.present(header_expectation_keys);
-    if (kinds.size() > 1) {
-      fail(*rule.find("matches"), "a header expectation has one rule, found both equals and matches");
-    }
-    if (auto equals = rule.find("equals")) {
-      expectation.equals = read_string(*equals);
-    }
-    if (auto matches = rule.find("matches")) {
-      expectation.matches = read_regex(*matches);
-    }
-    expectations.push_back(std::move(expectation));
-  }
-  return expectations;
-}
-
-header_expectation config_parser::read_header_presence(const node_ref& ref) const {
-  std::string text = read_string(ref);
-  auto colon = text.find(':');
-  auto trim = [](std::string_view part) {
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
-    return std::string(part);
-  };
-  std::string name = colon == std::string::npos ? std::string() : trim(std::string_view(text).substr(0, colon));
-  std::string rule = colon == std::string::npos ? std::string() : trim(std::string_view(text).substr(colon + 1));
-  if (!is_header_name(name) || rule != "present") {
-    fail(ref, '"' + text + "\" is not a header expectation, expected \"Name: present\" or a map");
-  }
-  header_expectation expectation;
-  expectation.name = std::move(name);
-  return expectation;
-}
-
-tcp_check_spec config_parser::read_tcp(const node_ref& ref) const {
-  map_reader tcp(*this, ref, tcp_keys);
-  tcp_check_spec spec;
-
-  node_ref address = tcp.require("address", "host:port such as 127.0.0.1:5432");
-  std::string text = read_string(address);
-  try {
-    auto [host, port] = http::parse_listen_address(text);
-    spec.host = host;
-    spec.port = port;
-  } catch (const std::invalid_argument&) {
-    fail(address, '"' + text + "\" is not an address, expected host:port such as 127.0.0.1:5432");
-  }
-  if (spec.port == 0) {
-    fail(address, '"' + text + "\" has port 0, expected a port from 1 to 65535");
-  }
-  if (auto timeout = tcp.find("timeout")) {
-    spec.timeout = read_duration(*timeout, false);
-  }
-  return spec;
-}
-
-file_check_spec config_parser::read_file(const node_ref& ref) const {
-  map_reader file(*this, ref, file_keys);
-  file_check_spec spec;
-
-  node_ref path = file.require("path", "a file path such as /tmp/app.ready");
-  std::string text = read_string(path);
-  if (text.empty()) {
-    fail(path, "the path is empty, expected a file path such as /tmp/app.ready");
-  }
-  spec.path = text;
-  if (auto max_age = file.find("max_age")) {
-    spec.max_age = read_duration(*max_age, false);
-  }
-  return spec;
-}
-
-}  // namespace
+namespace sidecar::core {
 
 sidecar_config parse_config(std::string_view text, const std::string& file_name) {
   std::vector<YAML::Node> documents;
@@ -1009,7 +616,7 @@ sidecar_config parse_config(std::string_view text, const std::string& file_name)
   }
 
   YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-  sidecar_config config = config_parser(file_name).parse(root);
+  sidecar_config config = config_yaml::config_parser(file_name).parse(root);
   validate(config, file_name);
   return config;
 }

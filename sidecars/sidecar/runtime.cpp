@@ -144,7 +144,7 @@ asio::awaitable<void> runtime::run_reload(std::shared_ptr<reload_job> job) {
     job->result = co_await reload_now();
   } catch (const std::exception& e) {
     job->result = {false, e.what()};
-    log_.error("config reload failed", {{"file", config_file_.string()}, {"error", e.what()}});
+    log_.error("reload failed", {{"file", config_file_.string()}, {"error", e.what()}});
   }
 
   reload_in_progress_.reset();
@@ -160,7 +160,7 @@ asio::awaitable<reload_result> runtime::reload_now() {
     instruments_->reload_failure.Increment();
     instruments_->last_reload_success.Set(0);
     last_reload_error_ = e.what();
-    log_.error("config reload failed", {{"file", config_file_.string()}, {"error", e.what()}});
+    log_.error("reload failed", {{"file", config_file_.string()}, {"error", e.what()}});
     co_return reload_result{false, e.what()};
   }
   if (app_.draining()) {

@@ -51,28 +51,28 @@ TEST_CASE("parse_duration valid") {
 TEST_CASE("parse_duration rejects") {
   const std::vector<std::string> rows = {
       "",
-      "5",              // a bare number
+      "5",  // a bare number
       "0",
-      "-5s",            // negative
+      "-5s",  // negative
       "+5s",
-      "5 s",            // spaces
+      "5 s",  // spaces
       " 5s",
       "5s ",
-      "5x",             // unknown units
+      "5x",  // unknown units
       "5S",
       "5sec",
       "5d",
       "5us",
-      "s",              // no number
+      "s",  // no number
       "ms",
-      "1m30",           // a term without a unit
+      "1m30",  // a term without a unit
       "5s5",
-      ".5s",            // digits on both sides of the point
+      ".5s",  // a point needs digits on both sides
       "5.s",
       "1..5s",
       "1.5.5s",
       "1e3ms",
-      "1.5ms",          // not a whole number of milliseconds
+      "1.5ms",  // not a whole number of milliseconds
       "0.0001s",
       "0.000001h",
       "9223372036854775808ms",  // overflow

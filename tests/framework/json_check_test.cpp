@@ -33,7 +33,8 @@ json_check compare(std::string pointer, json_op op, sidecar::json_operand operan
 }
 
 json_check exists(std::string pointer) {
-  return {.pointer = std::move(pointer), .op = json_op::exists, .operand = {}, .type = json_type::null};
+  return {
+      .pointer = std::move(pointer), .op = json_op::exists, .operand = {}, .type = json_type::null};
 }
 
 json_check type_is(std::string pointer, json_type type) {
@@ -58,8 +59,8 @@ TEST_CASE("json check numbers") {
   check_cases({
       {"4 is not 5", R"({"value": 4})", equals("/value", 5.0), json_failure::mismatch,
        "/value is 4, expected equals 5", "4"},
-      {"string \"5\" is not number 5", R"({"value": "5"})", equals("/value", 5.0), json_failure::wrong_type,
-       R"(/value is "5" (a string), expected a number)", R"("5")"},
+      {"string \"5\" is not number 5", R"({"value": "5"})", equals("/value", 5.0),
+       json_failure::wrong_type, R"(/value is "5" (a string), expected a number)", R"("5")"},
       {"5 equals 5", R"({"value": 5})", equals("/value", 5.0), json_failure::none, "", "5"},
       {"5.0 equals 5", R"({"value": 5.0})", equals("/value", 5.0), json_failure::none, "", "5.0"},
       {"5e0 equals 5", R"({"value": 5e0})", equals("/value", 5.0), json_failure::none, "", "5e0"},
@@ -71,29 +72,32 @@ TEST_CASE("json check numbers") {
        json_failure::mismatch, "/value is 5, expected not_equals 5", "5"},
       {"not_equals string", R"({"value": "5"})", compare("/value", json_op::not_equals, 5.0),
        json_failure::wrong_type, R"(/value is "5" (a string), expected a number)", R"("5")"},
-      {"less passes", R"({"value": 4})", compare("/value", json_op::less, 5.0), json_failure::none, "", "4"},
+      {"less passes", R"({"value": 4})", compare("/value", json_op::less, 5.0), json_failure::none,
+       "", "4"},
       {"less fails when equal", R"({"value": 5})", compare("/value", json_op::less, 5.0),
        json_failure::mismatch, "/value is 5, expected less 5", "5"},
       {"less_equal when equal", R"({"value": 5})", compare("/value", json_op::less_equal, 5.0),
        json_failure::none, "", "5"},
-      {"greater fraction", R"({"value": 5})", compare("/value", json_op::greater, 4.5), json_failure::none,
-       "", "5"},
+      {"greater fraction", R"({"value": 5})", compare("/value", json_op::greater, 4.5),
+       json_failure::none, "", "5"},
       {"greater fails", R"({"value": 4.4})", compare("/value", json_op::greater, 4.5),
        json_failure::mismatch, "/value is 4.4, expected greater 4.5", "4.4"},
-      {"greater_equal negative", R"({"value": -3})", compare("/value", json_op::greater_equal, -3.0),
-       json_failure::none, "", "-3"},
-      {"ordering a string against a number", R"({"value": "9"})", compare("/value", json_op::less, 10.0),
-       json_failure::wrong_type, R"(/value is "9" (a string), expected a number)", R"("9")"},
-      // 2^53 + 1 rounds to 2^53 as a double; compared exactly it is greater.
+      {"greater_equal negative", R"({"value": -3})",
+       compare("/value", json_op::greater_equal, -3.0), json_failure::none, "", "-3"},
+      {"ordering a string against a number", R"({"value": "9"})",
+       compare("/value", json_op::less, 10.0), json_failure::wrong_type,
+       R"(/value is "9" (a string), expected a number)", R"("9")"},
+      // 2^53 + 1 rounds to 2^53 as a double, but compared exactly it is greater.
       {"int64 beyond double precision", R"({"value": 9007199254740993})",
-       compare("/value", json_op::greater, 9007199254740992.0), json_failure::none, "", "9007199254740993"},
-      {"uint64 maximum", R"({"value": 18446744073709551615})", compare("/value", json_op::less, 0x1p64),
-       json_failure::none, "", "18446744073709551615"},
+       compare("/value", json_op::greater, 9007199254740992.0), json_failure::none, "",
+       "9007199254740993"},
+      {"uint64 maximum", R"({"value": 18446744073709551615})",
+       compare("/value", json_op::less, 0x1p64), json_failure::none, "", "18446744073709551615"},
       {"integer beyond 64 bits", R"({"value": 123456789012345678901234567890})",
-       compare("/value", json_op::greater, 1e29), json_failure::none, "", "123456789012345678901234567890"},
+       compare("/value", json_op::greater, 1e29), json_failure::none, "",
+       "123456789012345678901234567890"},
       {"negative integer below int64", R"({"value": -9223372036854775809})",
-       compare("/value", json_op::less, -9.2e18), json_failure::none, "",
-       "-9223372036854775809"},
+       compare("/value", json_op::less, -9.2e18), json_failure::none, "", "-9223372036854775809"},
   });
 }
 
@@ -101,38 +105,42 @@ TEST_CASE("json check strings") {
   check_cases({
       {"equal", R"({"v": "ready"})", equals("/v", std::string("ready")), json_failure::none, "",
        R"("ready")"},
-      {"not equal", R"({"v": "starting"})", equals("/v", std::string("ready")), json_failure::mismatch,
-       R"(/v is "starting", expected equals "ready")", R"("starting")"},
-      {"escapes compare unescaped", R"({"v": "a\"b\u00e9"})", equals("/v", std::string("a\"b\xc3\xa9")),
-       json_failure::none, "", R"("a\"b\u00e9")"},
-      {"number is not a string", R"({"v": 5})", equals("/v", std::string("5")), json_failure::wrong_type,
-       "/v is 5 (a number), expected a string", "5"},
+      {"not equal", R"({"v": "starting"})", equals("/v", std::string("ready")),
+       json_failure::mismatch, R"(/v is "starting", expected equals "ready")", R"("starting")"},
+      {"escapes compare unescaped", R"({"v": "a\"b\u00e9"})",
+       equals("/v", std::string("a\"b\xc3\xa9")), json_failure::none, "", R"("a\"b\u00e9")"},
+      {"number is not a string", R"({"v": 5})", equals("/v", std::string("5")),
+       json_failure::wrong_type, "/v is 5 (a number), expected a string", "5"},
       {"greater", R"({"v": "beta"})", compare("/v", json_op::greater, std::string("alpha")),
        json_failure::none, "", R"("beta")"},
       {"less fails", R"({"v": "beta"})", compare("/v", json_op::less, std::string("alpha")),
        json_failure::mismatch, R"(/v is "beta", expected less "alpha")", R"("beta")"},
-      {"byte order puts upper case first", R"({"v": "Zulu"})", compare("/v", json_op::less, std::string("alpha")),
-       json_failure::none, "", R"("Zulu")"},
+      {"byte order puts upper case first", R"({"v": "Zulu"})",
+       compare("/v", json_op::less, std::string("alpha")), json_failure::none, "", R"("Zulu")"},
       {"prefix orders first", R"({"v": "abc"})", compare("/v", json_op::less, std::string("abcd")),
        json_failure::none, "", R"("abc")"},
-      {"byte order beyond ASCII", R"({"v": "\u00e9"})", compare("/v", json_op::greater, std::string("z")),
-       json_failure::none, "", R"("\u00e9")"},
-      {"less_equal equal", R"({"v": "same"})", compare("/v", json_op::less_equal, std::string("same")),
-       json_failure::none, "", R"("same")"},
-      {"greater_equal fails", R"({"v": "a"})", compare("/v", json_op::greater_equal, std::string("b")),
-       json_failure::mismatch, R"(/v is "a", expected greater_equal "b")", R"("a")"},
+      {"byte order beyond ASCII", R"({"v": "\u00e9"})",
+       compare("/v", json_op::greater, std::string("z")), json_failure::none, "", R"("\u00e9")"},
+      {"less_equal equal", R"({"v": "same"})",
+       compare("/v", json_op::less_equal, std::string("same")), json_failure::none, "",
+       R"("same")"},
+      {"greater_equal fails", R"({"v": "a"})",
+       compare("/v", json_op::greater_equal, std::string("b")), json_failure::mismatch,
+       R"(/v is "a", expected greater_equal "b")", R"("a")"},
   });
 }
 
 TEST_CASE("json check null and booleans") {
   check_cases({
-      {"null equals null", R"({"v": null})", equals("/v", std::monostate{}), json_failure::none, "", "null"},
-      {"null not_equals null", R"({"v": null})", compare("/v", json_op::not_equals, std::monostate{}),
-       json_failure::mismatch, "/v is null, expected not_equals null", "null"},
+      {"null equals null", R"({"v": null})", equals("/v", std::monostate{}), json_failure::none, "",
+       "null"},
+      {"null not_equals null", R"({"v": null})",
+       compare("/v", json_op::not_equals, std::monostate{}), json_failure::mismatch,
+       "/v is null, expected not_equals null", "null"},
       {"number equals null", R"({"v": 5})", equals("/v", std::monostate{}), json_failure::mismatch,
        "/v is 5, expected equals null", "5"},
-      {"number not_equals null", R"({"v": 5})", compare("/v", json_op::not_equals, std::monostate{}),
-       json_failure::none, "", "5"},
+      {"number not_equals null", R"({"v": 5})",
+       compare("/v", json_op::not_equals, std::monostate{}), json_failure::none, "", "5"},
       {"null equals a number", R"({"v": null})", equals("/v", 5.0), json_failure::wrong_type,
        "/v is null, expected a number", "null"},
       {"true equals true", R"({"ok": true})", equals("/ok", true), json_failure::none, "", "true"},
@@ -142,8 +150,8 @@ TEST_CASE("json check null and booleans") {
        json_failure::none, "", "false"},
       {"boolean is not a string", R"({"ok": true})", equals("/ok", std::string("true")),
        json_failure::wrong_type, "/ok is true (a boolean), expected a string", "true"},
-      {"string is not a boolean", R"({"ok": "true"})", equals("/ok", true), json_failure::wrong_type,
-       R"(/ok is "true" (a string), expected a boolean)", R"("true")"},
+      {"string is not a boolean", R"({"ok": "true"})", equals("/ok", true),
+       json_failure::wrong_type, R"(/ok is "true" (a string), expected a boolean)", R"("true")"},
       {"booleans have no order", R"({"ok": true})", compare("/ok", json_op::less, true),
        json_failure::wrong_type,
        "/ok: less cannot order operand true, expected a number or a string operand", "true"},
@@ -157,14 +165,16 @@ TEST_CASE("json check types and exists") {
   check_cases({
       {"string is not a number", R"({"value": "5"})", type_is("/value", json_type::number),
        json_failure::wrong_type, R"(/value is "5" (a string), expected a number)", R"("5")"},
-      {"number", R"({"value": 5})", type_is("/value", json_type::number), json_failure::none, "", "5"},
+      {"number", R"({"value": 5})", type_is("/value", json_type::number), json_failure::none, "",
+       "5"},
       {"array", R"({"value": [1, 2]})", type_is("/value", json_type::array), json_failure::none, "",
        "[1, 2]"},
       {"array is not an object", R"({"value": [1,2]})", type_is("/value", json_type::object),
        json_failure::wrong_type, "/value is [1,2] (an array), expected an object", "[1,2]"},
-      {"object", R"({"value": {"a": 1} })", type_is("/value", json_type::object), json_failure::none, "",
-       R"({"a": 1})"},
-      {"null", R"({"value": null})", type_is("/value", json_type::null), json_failure::none, "", "null"},
+      {"object", R"({"value": {"a": 1} })", type_is("/value", json_type::object),
+       json_failure::none, "", R"({"a": 1})"},
+      {"null", R"({"value": null})", type_is("/value", json_type::null), json_failure::none, "",
+       "null"},
       {"null is not a string", R"({"value": null})", type_is("/value", json_type::string),
        json_failure::wrong_type, "/value is null, expected a string", "null"},
       {"boolean is not null", R"({"value": false})", type_is("/value", json_type::null),
@@ -177,35 +187,42 @@ TEST_CASE("json check types and exists") {
 }
 
 TEST_CASE("json check pointers") {
-  const std::string nested = R"({"a/b": {"m~n": [10, {"c": true}]}, "list": [1, 2, 3], "": {"": 7}})";
+  const std::string nested =
+      R"({"a/b": {"m~n": [10, {"c": true}]}, "list": [1, 2, 3], "": {"": 7}})";
   check_cases({
-      {"missing key", R"({"other": 5})", equals("/value", 5.0), json_failure::missing, "/value is missing",
-       ""},
+      {"missing key", R"({"other": 5})", equals("/value", 5.0), json_failure::missing,
+       "/value is missing", ""},
       {"missing for exists", R"({"other": 5})", exists("/value"), json_failure::missing,
        "/value is missing", ""},
-      {"~0 and ~1 and an array index", nested, equals("/a~1b/m~0n/1/c", true), json_failure::none, "",
-       "true"},
+      {"~0 and ~1 and an array index", nested, equals("/a~1b/m~0n/1/c", true), json_failure::none,
+       "", "true"},
       {"array index 0", nested, equals("/list/0", 1.0), json_failure::none, "", "1"},
       {"last array index", nested, equals("/list/2", 3.0), json_failure::none, "", "3"},
-      {"index past the end", nested, exists("/list/3"), json_failure::missing, "/list/3 is missing", ""},
+      {"index past the end", nested, exists("/list/3"), json_failure::missing, "/list/3 is missing",
+       ""},
       {"index with a leading zero", nested, exists("/list/01"), json_failure::missing,
        "/list/01 is missing", ""},
       {"index \"-\"", nested, exists("/list/-"), json_failure::missing, "/list/- is missing", ""},
-      {"name on an array", nested, exists("/list/x"), json_failure::missing, "/list/x is missing", ""},
-      {"into a scalar", nested, exists("/list/0/x"), json_failure::missing, "/list/0/x is missing", ""},
+      {"name on an array", nested, exists("/list/x"), json_failure::missing, "/list/x is missing",
+       ""},
+      {"into a scalar", nested, exists("/list/0/x"), json_failure::missing, "/list/0/x is missing",
+       ""},
       {"unescaped ~1 is a key with a slash", nested, exists("/a/b"), json_failure::missing,
        "/a/b is missing", ""},
       {"empty keys", nested, equals("//", 7.0), json_failure::none, "", "7"},
       {"escaped key in the document", R"({"a\/b": 1, "\u0041": 2})", equals("/a~1b", 1.0),
        json_failure::none, "", "1"},
-      {"unicode escape in a key", R"({"\u0041": 2})", equals("/A", 2.0), json_failure::none, "", "2"},
-      {"first of duplicate keys", R"({"v": 1, "v": 2})", equals("/v", 1.0), json_failure::none, "", "1"},
+      {"unicode escape in a key", R"({"\u0041": 2})", equals("/A", 2.0), json_failure::none, "",
+       "2"},
+      {"first of duplicate keys", R"({"v": 1, "v": 2})", equals("/v", 1.0), json_failure::none, "",
+       "1"},
       {"whole document scalar", " 5 ", equals("", 5.0), json_failure::none, "", "5"},
       {"whole document mismatch", "4", equals("", 5.0), json_failure::mismatch,
        "document is 4, expected equals 5", "4"},
-      {"whole document object", " {\"a\": 1}\n", type_is("", json_type::object), json_failure::none, "",
-       "{\"a\": 1}"},
-      {"pointer into a scalar document", "5", exists("/a"), json_failure::missing, "/a is missing", ""},
+      {"whole document object", " {\"a\": 1}\n", type_is("", json_type::object), json_failure::none,
+       "", "{\"a\": 1}"},
+      {"pointer into a scalar document", "5", exists("/a"), json_failure::missing, "/a is missing",
+       ""},
       {"root array", "[true]", equals("/0", true), json_failure::none, "", "true"},
       {"no leading slash", R"({"value": 5})", equals("value", 5.0), json_failure::invalid_pointer,
        R"(pointer "value": invalid, expected "" or a pointer starting with "/")", ""},
@@ -220,14 +237,18 @@ TEST_CASE("json check pointers") {
 
 TEST_CASE("json check invalid documents") {
   const std::string prefix = "body is not valid JSON: ";
-  const std::string ended_early = prefix + "JSON document ended early in the middle of an object or array";
+  const std::string ended_early =
+      prefix + "JSON document ended early in the middle of an object or array";
   const std::string improper = prefix +
-      "The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc";
+                               "The JSON document has an improper structure: missing or "
+                               "superfluous commas, braces, missing keys, etc";
   const std::string trailing = prefix + "Unexpected trailing content in the JSON input";
   const std::string bad_number = prefix + "Problem while parsing a number";
   check_cases({
-      {"not JSON", "<html>ready</html>", exists("/value"), json_failure::invalid_json, improper, ""},
-      {"truncated object", R"({"value": 5)", exists("/value"), json_failure::invalid_json, ended_early, ""},
+      {"not JSON", "<html>ready</html>", exists("/value"), json_failure::invalid_json, improper,
+       ""},
+      {"truncated object", R"({"value": 5)", exists("/value"), json_failure::invalid_json,
+       ended_early, ""},
       {"truncated after a comma", R"({"value": 5,)", exists("/value"), json_failure::invalid_json,
        ended_early, ""},
       {"truncated string", R"({"value": "ab)", exists("/value"), json_failure::invalid_json,
@@ -236,27 +257,40 @@ TEST_CASE("json check invalid documents") {
       // The last bracket closes an inner container, not the document.
       {"truncated after an inner object", R"({"value": 5, "x": {"y": 1})", exists("/value"),
        json_failure::invalid_json, improper, ""},
-      {"truncated after an inner array", "[[1]", exists("/0"), json_failure::invalid_json, improper, ""},
-      {"truncated after an empty object", R"({"value": {})", exists("/value"), json_failure::invalid_json,
-       improper, ""},
+      {"truncated after an inner array", "[[1]", exists("/0"), json_failure::invalid_json, improper,
+       ""},
+      {"truncated after an empty object", R"({"value": {})", exists("/value"),
+       json_failure::invalid_json, improper, ""},
       {"truncated inside, value found first", R"({"value": 5, "more": [1, 2)", exists("/value"),
        json_failure::invalid_json, ended_early, ""},
-      {"trailing garbage", R"({"value":5} x)", exists("/value"), json_failure::invalid_json, ended_early,
-       ""},
-      {"a second document", R"({"value":5} {})", exists("/value"), json_failure::invalid_json, trailing,
-       ""},
-      {"extra closing brace", R"({"value":5}})", exists("/value"), json_failure::invalid_json, trailing, ""},
+      {"trailing garbage", R"({"value":5} x)", exists("/value"), json_failure::invalid_json,
+       ended_early, ""},
+      {"a second document", R"({"value":5} {})", exists("/value"), json_failure::invalid_json,
+       trailing, ""},
+      {"extra closing brace", R"({"value":5}})", exists("/value"), json_failure::invalid_json,
+       trailing, ""},
       {"scalar with trailing garbage", "5 x", exists(""), json_failure::invalid_json, trailing, ""},
+      {"string with trailing garbage", R"("ready" x)", exists(""), json_failure::invalid_json,
+       trailing, ""},
+      {"true with trailing garbage", "true x", exists(""), json_failure::invalid_json, trailing,
+       ""},
+      {"null with trailing garbage", "null 1", exists(""), json_failure::invalid_json,
+       prefix + "Problem while parsing an atom starting with the letter 'n'", ""},
+      {"two root strings", R"("a" "b")", exists(""), json_failure::invalid_json, trailing, ""},
       {"trailing comma", "[1, 2,]", exists("/0"), json_failure::invalid_json, improper, ""},
-      {"missing value", R"({"value": })", exists("/value"), json_failure::invalid_json, improper, ""},
+      {"missing value", R"({"value": })", exists("/value"), json_failure::invalid_json, improper,
+       ""},
       {"invalid literal after the value", R"({"value": 5, "x": tru})", exists("/value"),
-       json_failure::invalid_json, prefix + "The JSON element does not have the requested type", ""},
-      {"leading zero", R"({"value": 01})", exists("/value"), json_failure::invalid_json, bad_number, ""},
+       json_failure::invalid_json, prefix + "The JSON element does not have the requested type",
+       ""},
+      {"leading zero", R"({"value": 01})", exists("/value"), json_failure::invalid_json, bad_number,
+       ""},
       {"bad escape", R"({"value": "\x"})", exists("/value"), json_failure::invalid_json,
        prefix + "Problem while parsing a string", ""},
       {"invalid UTF-8", "{\"value\": \"\xff\"}", exists("/value"), json_failure::invalid_json,
        prefix + "The input is not valid UTF-8", ""},
-      {"empty body", "", exists(""), json_failure::invalid_json, "body is empty, expected a JSON document", ""},
+      {"empty body", "", exists(""), json_failure::invalid_json,
+       "body is empty, expected a JSON document", ""},
       {"whitespace body", " \n", exists(""), json_failure::invalid_json,
        "body is empty, expected a JSON document", ""},
   });
@@ -272,7 +306,8 @@ TEST_CASE("json check nesting limit") {
     CHECK_FALSE(result.passed);
     CHECK(result.reason == json_failure::invalid_json);
     CHECK(result.message ==
-          "body is not valid JSON: The JSON document was too deep (too many nested objects and arrays)");
+          "body is not valid JSON: The JSON document was too deep (too many nested objects and "
+          "arrays)");
   }
 }
 

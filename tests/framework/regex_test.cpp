@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <string>
 
-#include <catch2/catch.hpp>
 #include <re2/re2.h>
+#include <catch2/catch.hpp>
 
 namespace {
 
@@ -29,7 +29,8 @@ std::string capture_stderr(F&& f) {
   std::string content;
   lseek(file, 0, SEEK_SET);
   char buffer[4096];
-  for (ssize_t n; (n = read(file, buffer, sizeof buffer)) > 0;) content.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(file, buffer, sizeof buffer)) > 0;)
+    content.append(buffer, static_cast<std::size_t>(n));
   close(file);
   unlink(path);
   return content;
@@ -75,7 +76,8 @@ TEST_CASE("regex text with NUL bytes") {
 
 TEST_CASE("regex invalid pattern error") {
   std::string error;
-  std::string logged = capture_stderr([&] { CHECK_FALSE(sidecar::regex::compile("(abc", &error).has_value()); });
+  std::string logged =
+      capture_stderr([&] { CHECK_FALSE(sidecar::regex::compile("(abc", &error).has_value()); });
   CHECK(error == "missing ): (abc");
   CHECK(logged.empty());
 

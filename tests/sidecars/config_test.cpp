@@ -446,7 +446,7 @@ TEST_CASE("config JSON check errors", "[config]") {
         "sidecar.yaml:8:19: duties[0].probe.checks[0].expect.json: missing the comparison, expected one of "
         "equals, not_equals, less_than, less_or_equal, greater_than, greater_or_equal, exists or type");
   CHECK(error_of_json("{ pointer: /v, equals: 1, less_than: 2 }") ==
-        "sidecar.yaml:8:50: duties[0].probe.checks[0].expect.json.less_than: a JSON check has one "
+        "sidecar.yaml:8:45: duties[0].probe.checks[0].expect.json.less_than: a JSON check has one "
         "comparison, found both equals and less_than; use a list for several");
   CHECK(error_of_json("{ pointer: v, equals: 1 }") ==
         "sidecar.yaml:8:30: duties[0].probe.checks[0].expect.json.pointer: \"v\" is not a JSON pointer, "
@@ -467,7 +467,7 @@ TEST_CASE("config JSON check errors", "[config]") {
         "sidecar.yaml:8:42: duties[0].probe.checks[0].expect.json.equals: expected a number, a string, true, "
         "false or null, found a list");
   CHECK(error_of_json("[ { pointer: /a, equal: 1 } ]") ==
-        "sidecar.yaml:8:30: duties[0].probe.checks[0].expect.json[0].equal: unknown key, did you mean "
+        "sidecar.yaml:8:36: duties[0].probe.checks[0].expect.json[0].equal: unknown key, did you mean "
         "\"equals\"?");
 }
 
@@ -505,7 +505,7 @@ TEST_CASE("config check names", "[config]") {
 
 TEST_CASE("config URLs resolve against app", "[config]") {
   auto config = parse_config("app: http://10.0.0.7:3000/base\n" +
-                                 probe_with_check("        - http: { url: /status?x=1 }\n"
+                                 probe_with_check("        - http: { url: \"/status?x=1\" }\n"
                                                   "        - http: { url: \"http://127.0.0.1:9/other\" }\n"),
                              "sidecar.yaml");
   const auto& checks = probe_of(config).checks;
@@ -601,7 +601,7 @@ TEST_CASE("config duty shape errors", "[config]") {
   }
   SECTION("two kinds") {
     CHECK(error_of("duties:\n  - name: x\n    probe: {}\n    latency: {}\n") ==
-          "sidecar.yaml:4:14: duties[0].latency: a duty has one kind, found both probe and latency");
+          "sidecar.yaml:4:5: duties[0].latency: a duty has one kind, found both probe and latency");
   }
   SECTION("missing check kind") {
     CHECK(error_of(probe_with_check("        - name: api\n")) ==
@@ -659,7 +659,7 @@ TEST_CASE("config value errors", "[config]") {
   }
   SECTION("request header value") {
     CHECK(error_of(probe_with_check("        - http: { url: /s, headers: { X-A: [1] } }\n")) ==
-          "sidecar.yaml:6:43: duties[0].probe.checks[0].http.headers.X-A: expected a string, found a list");
+          "sidecar.yaml:6:44: duties[0].probe.checks[0].http.headers.X-A: expected a string, found a list");
   }
   SECTION("tcp address") {
     CHECK(error_of(probe_with_check("        - tcp: { address: localhost }\n")) ==
@@ -672,12 +672,12 @@ TEST_CASE("config value errors", "[config]") {
   SECTION("buckets") {
     std::string latency = "duties:\n  - name: l\n    latency: { http: { url: / }, buckets: ";
     CHECK(error_of(latency + "[0.1, 0.1] }\n") ==
-          "sidecar.yaml:3:51: duties[0].latency.buckets[1]: 0.1 is not above the bound before it, expected "
+          "sidecar.yaml:3:49: duties[0].latency.buckets[1]: 0.1 is not above the bound before it, expected "
           "increasing bounds");
     CHECK(error_of(latency + "[0] }\n") ==
-          "sidecar.yaml:3:46: duties[0].latency.buckets[0]: 0 is not positive, expected a bound above 0 seconds");
+          "sidecar.yaml:3:44: duties[0].latency.buckets[0]: 0 is not positive, expected a bound above 0 seconds");
     CHECK(error_of(latency + "[fast] }\n") ==
-          "sidecar.yaml:3:46: duties[0].latency.buckets[0]: expected a number of seconds, found \"fast\"");
+          "sidecar.yaml:3:44: duties[0].latency.buckets[0]: expected a number of seconds, found \"fast\"");
   }
 }
 
@@ -777,7 +777,7 @@ TEST_CASE("check-config rejects an invalid file", "[config][command]") {
   auto result = run_sidecar({"--check-config=" + file});
   CHECK(result.status == 1);
   CHECK(result.out.empty());
-  CHECK(result.err == file + ":3:29: duties[0].probe.cheks: unknown key, did you mean \"checks\"?\n");
+  CHECK(result.err == file + ":3:28: duties[0].probe.cheks: unknown key, did you mean \"checks\"?\n");
 }
 
 TEST_CASE("command line flags", "[config][command]") {

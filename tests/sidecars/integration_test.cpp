@@ -23,7 +23,8 @@ using namespace std::chrono_literals;
 namespace {
 
 // A probe duty checking /status.json for value == 5 on `app_url`.
-std::string ready_config(const std::string& app_url, std::string_view extra_http = "", std::string_view probe_extra = "") {
+std::string ready_config(const std::string& app_url, std::string_view extra_http = ", timeout: 1s",
+                         std::string_view probe_extra = "") {
   return "app: " + app_url + "\n" +
          "duties:\n"
          "  - name: ready\n"
@@ -31,7 +32,7 @@ std::string ready_config(const std::string& app_url, std::string_view extra_http
          "      path: /ready\n" +
          std::string(probe_extra) +
          "      checks:\n"
-         "        - http: { url: /status.json, timeout: 1s" + std::string(extra_http) + " }\n"
+         "        - http: { url: /status.json" + std::string(extra_http) + " }\n"
          "          expect: { status: 200-299, json: { pointer: /value, equals: 5 } }\n";
 }
 
@@ -78,7 +79,7 @@ TEST_CASE("ready follows the app's JSON", "[integration]") {
 TEST_CASE("ready fails on a 10 MiB body", "[integration]") {
   support::nginx_server app;
   app.write_file("status.json", "{\"value\": 5, \"pad\": \"" + std::string(10 * 1024 * 1024, 'x') + "\"}");
-  support::sidecar_process sidecar(ready_config(app.url(""), ", max_body: 1MiB"));
+  support::sidecar_process sidecar(ready_config(app.url(""), ", timeout: 1s, max_body: 1MiB"));
   const auto r = sidecar.get("/ready");
   REQUIRE(r.ok());
   CHECK(r.status == 503);
@@ -372,7 +373,7 @@ TEST_CASE("status page lists checks", "[integration]") {
 TEST_CASE("Prometheus scrapes the sidecar", "[integration][prometheus]") {
   support::nginx_server app;
   app.write_file("status.json", R"({"value": 5})");
-  support::sidecar_process sidecar(ready_config(app.url(""), "", "      mode: periodic\n      every: 200ms\n"));
+  support::sidecar_process sidecar(ready_config(app.url(""), ", timeout: 1s", "      mode: periodic\n      every: 200ms\n"));
   support::prometheus_server prom({.targets = {"127.0.0.1:" + std::to_string(sidecar.port())}, .scrape_interval = 1s});
   REQUIRE(prom.wait_ready());
   const bool scraped = support::wait_until(

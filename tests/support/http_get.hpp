@@ -29,7 +29,7 @@ struct http_result {
   std::string reason;  // the reason phrase of the status line
   header_list headers;  // in the order received
   std::string body;    // decoded from chunked transfer coding when needed
-  // Empty on success; otherwise what failed, such as
+  // Empty on success, otherwise what failed, such as
   // "connect to 127.0.0.1:8080 failed: Connection refused".
   std::string error;
 

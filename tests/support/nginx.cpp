@@ -63,6 +63,11 @@ std::size_t nginx_server::count_requests(std::string_view text) const {
   return count;
 }
 
+bool nginx_server::wait_for_requests(std::string_view text, std::size_t count,
+                                     std::chrono::milliseconds timeout) const {
+  return wait_until([&] { return count_requests(text) >= count; }, timeout);
+}
+
 std::string nginx_server::render_config(const nginx_options& options) const {
   const std::string prefix = dir_.path().string();
   std::ostringstream conf;

@@ -69,8 +69,15 @@ class nginx_server {
   void write_file(const std::filesystem::path& relative, std::string_view content) const;
   // Lines of the access log, in the default `combined` format, one request each.
   std::string access_log_content() const;
-  // Requests in the access log whose request line contains `text`.
+  // Requests in the access log whose request line contains `text`. nginx
+  // writes the line after it has sent the response, so a client that has
+  // just read a response may not find its line yet: use wait_for_requests()
+  // to check for a request that just finished.
   std::size_t count_requests(std::string_view text) const;
+  // Polls the access log until count_requests(text) is at least `count`.
+  // Returns false when it is still lower after `timeout`.
+  bool wait_for_requests(std::string_view text, std::size_t count,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
   std::string render_config(const nginx_options& options) const;

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,7 +48,7 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
-// Reads a whole file; returns an empty string when it cannot be opened.
+// Reads a whole file. Returns an empty string when it cannot be opened.
 std::string read_file(const std::filesystem::path& path);
 
 // The last `count` lines of `text`, for failure messages.
@@ -61,9 +62,9 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 struct process_options {
   // Added to the parent's environment, replacing variables of the same name.
   std::vector<std::pair<std::string, std::string>> env{};
-  // The child's working directory; empty keeps the parent's.
+  // The child's working directory, or empty for the parent's.
   std::filesystem::path working_dir{};
-  // The file the child reads as stdin; empty means /dev/null.
+  // The file the child reads as stdin, or empty for /dev/null.
   std::filesystem::path stdin_file{};
 };
 
@@ -87,21 +88,21 @@ class process {
   pid_t pid() const { return pid_; }
   const std::vector<std::string>& argv() const { return argv_; }
 
-  // True until the child has exited; reaps it when it has.
+  // True until the child has exited. Reaps the child once it has.
   bool running();
 
   // Sends `signo` to the child unless it has been reaped already.
   void signal(int signo);
 
   // Waits up to `timeout` for the child to exit. Returns the exit status, or
-  // 128 + the signal number when a signal ended it; nothing on timeout.
+  // 128 + the signal number when a signal ended it, and nothing on timeout.
   std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
 
   // Sends `signo`, waits up to `timeout`, then sends SIGKILL if needed.
   // Returns the exit status as wait_for_exit does.
   int stop(int signo, std::chrono::milliseconds timeout);
 
-  // The status once the child has been reaped; nothing before.
+  // The status once the child has been reaped, and nothing before.
   std::optional<int> exit_status() const { return status_; }
 
   const std::filesystem::path& stdout_path() const { return stdout_path_; }

@@ -49,7 +49,7 @@ class prometheus_server {
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // The raw JSON body of GET /api/v1/query for the PromQL `expr`, evaluated
-  // now; on a transport failure, the client's error text.
+  // now. On a transport failure it is the client's error text instead.
   std::string query(std::string_view expr);
   // The raw JSON body of GET /api/v1/query_range over the last `range`.
   std::string query_range(std::string_view expr, std::chrono::seconds range, std::chrono::seconds step);

@@ -8,7 +8,8 @@
 //     support::read_request(fd);
 //     support::sleep_unless_stopped(10s);  // the client's deadline fires first
 //   });
-//   auto result = co_await client.fetch({.url = slow.url("/"), .timeout = 1s});
+//   const sidecar::http::client_request request{.url = slow.url("/"), .timeout = 1s};
+//   auto result = co_await client.fetch(request);
 //   CHECK(slow.connections() == 1);
 //
 // Each accepted connection runs the handler on its own thread; the server
@@ -52,7 +53,7 @@ class raw_server {
   // Requests that read_request() returned on this server's connections.
   std::size_t requests() const { return requests_.load(); }
 
-  // Stops accepting and ends every connection; the destructor calls it.
+  // Stops accepting and ends every connection. The destructor calls it.
   void stop();
 
  private:

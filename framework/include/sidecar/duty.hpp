@@ -4,7 +4,8 @@
 //
 //   sidecar::duty flush{"flush", [](sidecar::duty_context& ctx) -> asio::awaitable<void> {
 //     for (;;) {
-//       co_await ctx.http.fetch({.method = "POST", .url = "http://127.0.0.1:8080/flush"});
+//       http::client_request flush{.method = "POST", .url = "http://127.0.0.1:8080/flush"};
+//       co_await ctx.http.fetch(std::move(flush));
 //       co_await ctx.sleep(30s);
 //     }
 //   }};

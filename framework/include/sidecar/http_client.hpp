@@ -3,9 +3,13 @@
 // An HTTP/1.1 client for calls to the main container.
 //
 //   http::client client(executor);
-//   auto result = co_await client.fetch({.url = "http://127.0.0.1:8080/status.json",
-//                                        .timeout = 1s});
+//   const http::client_request request{.url = "http://127.0.0.1:8080/status.json", .timeout = 1s};
+//   auto result = co_await client.fetch(request);
 //   if (result.ok()) use(result.response.body);
+//
+// NOTE: name the request as above. g++ 12 destroys a braced aggregate
+// temporary twice when it is written inside a co_await expression, so
+// `co_await client.fetch({.url = ...})` corrupts the heap.
 //
 // Failures come back as values with a reason, never as exceptions, because a
 // failing main app is what a sidecar exists to report. Every call has a

@@ -266,6 +266,19 @@ TEST_CASE("nginx_server serves files") {
   CHECK(nginx.count_requests("GET /flush") == 0);
 }
 
+TEST_CASE("nginx_server counts finished requests") {
+  support::nginx_server nginx;
+  nginx.write_file("status.json", "{}");
+  // Each count follows the response at once, before nginx may have written
+  // the line; sync() inside count_requests() must close that gap.
+  for (std::size_t i = 1; i <= 50; ++i) {
+    REQUIRE(support::http_get(nginx.port(), "/status.json").status == 200);
+    REQUIRE(nginx.count_requests("GET /status.json") == i);
+  }
+  CHECK(nginx.count_requests("support-sync") == 0);
+  CHECK(nginx.access_log_content().find("support-sync") == std::string::npos);
+}
+
 TEST_CASE("nginx_server with master process") {
   support::nginx_server nginx({.master_process = true});
   nginx.write_file("index.html", "<p>hi</p>");

@@ -152,7 +152,8 @@ std::optional<std::size_t> parse_size(std::string_view text) {
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-  // Optimal string alignment distance over a full table; keys are short.
+  // Optimal string alignment distance over a full table, which is cheap
+  // because keys are short.
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
   for (std::size_t i = 0; i <= a.size(); ++i) {
     d[i][0] = i;

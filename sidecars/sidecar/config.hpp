@@ -54,7 +54,7 @@ class config_error : public std::runtime_error {
   std::string problem_;
 };
 
-// One check of a probe duty. The variant holds the framework's spec, with
+// One check of a probe duty. The variant contains the framework's spec, with
 // relative URLs already resolved against the `app` base URL.
 struct check_config {
   std::string name;

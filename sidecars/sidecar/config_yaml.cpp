@@ -1,7 +1,7 @@
 // Reads the YAML config file into sidecar_config, checking each value where it
 // is written so that an error can name its line, column and key path. This
-// file holds the document structure and the duties; config_yaml_http.cpp the
-// requests and expectations.
+// file contains the document structure and the duties, and
+// config_yaml_http.cpp the requests and expectations.
 
 #include "sidecar/config.hpp"
 

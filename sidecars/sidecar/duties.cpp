@@ -68,7 +68,13 @@ std::string probe_duty::summary() const {
   }
   if (probe_) {
     const probe_answer& answer = probe_->answer();
-    text += answer.draining ? ", draining" : answer.ready ? ", ready" : ", not ready";
+    if (answer.draining) {
+      text += ", draining";
+    } else if (answer.ready) {
+      text += ", ready";
+    } else {
+      text += ", not ready";
+    }
   }
   return text;
 }

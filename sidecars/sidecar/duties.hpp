@@ -67,9 +67,9 @@ class configured_duty {
   // Removes the routes and stops recording results; the caller has stopped
   // the coroutine through the supervisor first.
   virtual void retire(sidecar::app& app) = 0;
-  // True while a request or evaluation still holds the duty's state after
-  // retire(); a same-named successor must wait, because it shares the
-  // metric series.
+  // True while a request or evaluation still references the duty's state
+  // after retire(). A successor of the same name must wait, because it
+  // shares the metric series.
   virtual bool in_use() const { return false; }
   // Removes the duty's metric series, once retired and no successor of the
   // same name and kind takes them over.
@@ -93,8 +93,8 @@ std::string_view failure_label(std::string_view check_reason);
 // "GET http://127.0.0.1:8080/", as shown on the status page.
 std::string describe_request(const http::client_request& request);
 
-// One run of an operation that several callers await. Whoever starts the run
-// calls finish() when it ends; wait() returns at once after that.
+// One run of an operation that several callers await. The caller that starts
+// the run calls finish() when it ends, and wait() returns at once after that.
 class shared_run {
  public:
   explicit shared_run(asio::any_io_executor executor)
@@ -133,7 +133,7 @@ class probe_duty : public configured_duty {
 // Metrics: sidecar_latency_seconds{duty} (last measured duration),
 // sidecar_latency_request_duration_seconds{duty} and
 // sidecar_latency_failures_total{duty,reason}. A request that got a response
-// is timed even when the response fails the expectations; a transport failure
+// is timed even when the response fails the expectations. A transport failure
 // (timeout, refused, ...) is counted but not timed.
 class latency_duty : public configured_duty, public std::enable_shared_from_this<latency_duty> {
  public:

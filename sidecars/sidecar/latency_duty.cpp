@@ -102,7 +102,7 @@ std::shared_ptr<shared_run> latency_duty::begin_measurement() {
   }
 
   // The measurement belongs to no caller, so a scrape that hangs up does not
-  // cancel it for the others; the request's own timeout bounds it.
+  // cancel it for the others. The request's own timeout bounds it.
   in_flight_ = run;
   auto on_done = [self = shared_from_this(), run](std::exception_ptr error) {
     run->finish();

@@ -23,7 +23,7 @@ constexpr std::string_view usage_text =
 enum class command { run, check_config, version, help };
 
 struct command_line {
-  command what = command::help;
+  command action = command::help;
   std::string file;
 };
 
@@ -57,12 +57,12 @@ command_line parse_command_line(int argc, char** argv) {
     if (!value || value->empty()) {
       usage_error("option " + std::string(option) + " needs a file");
     }
-    line.what = option == "--config" ? command::run : command::check_config;
+    line.action = option == "--config" ? command::run : command::check_config;
     line.file = *value;
   } else if (option == "--version" && !value) {
-    line.what = command::version;
+    line.action = command::version;
   } else if ((option == "--help" || option == "-h") && !value) {
-    line.what = command::help;
+    line.action = command::help;
   } else {
     usage_error("unknown option \"" + std::string(argv[1]) + "\"");
   }
@@ -113,7 +113,7 @@ int run(const std::string& file) {
 
 int main(int argc, char** argv) {
   command_line line = parse_command_line(argc, argv);
-  switch (line.what) {
+  switch (line.action) {
     case command::run:
       return run(line.file);
     case command::check_config:

@@ -18,10 +18,10 @@
 namespace sidecar::core {
 namespace {
 
-// How often a reload looks whether the old duties have let go of their state.
+// How often a reload checks whether the old duties have released their state.
 constexpr std::chrono::milliseconds release_poll_interval{20};
 
-// The longest a single check or request of `config` may take.
+// The maximum time a single check or request of `config` may take.
 std::chrono::milliseconds longest_timeout(const sidecar_config& config) {
   std::chrono::milliseconds longest{0};
   for (const duty_config& duty : config.duties) {
@@ -198,7 +198,7 @@ void runtime::keep_restart_only_settings(sidecar_config& next) const {
 }
 
 asio::awaitable<void> runtime::replace_duties(sidecar_config next) {
-  // Stop the old duties first: their routes keep answering meanwhile.
+  // Stop the old duties first. Their routes keep serving requests meanwhile.
   std::vector<std::string> names;
   for (const auto& duty : duties_) {
     names.push_back(duty->name());
@@ -244,7 +244,7 @@ asio::awaitable<void> runtime::wait_until_released(std::chrono::milliseconds lim
 
 // Latency and schedule duties leave their series behind when retired, so
 // that a successor of the same name continues the counters. Series without
-// such a successor are removed here; a latency duty whose buckets changed
+// such a successor are removed here. A latency duty whose buckets changed
 // starts a new histogram.
 void runtime::remove_orphaned_series(const sidecar_config& next) const {
   for (const auto& duty : duties_) {

@@ -12,7 +12,7 @@
 // handler. A reload reads the file again. A valid file replaces every duty:
 // the old duties are stopped within the shutdown grace period and their
 // routes removed before the new ones start. An invalid file leaves the
-// running duties alone and is logged, and POST /-/reload answers 400 with
+// running duties alone and is logged, and POST /-/reload returns 400 with
 // the error. Settings that belong to the listening socket or to shutdown
 // (listen, server, shutdown) need a restart and are only warned about.
 //

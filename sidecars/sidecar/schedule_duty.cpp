@@ -49,7 +49,7 @@ struct schedule_duty::instruments {
         last_success(&last_success_family.Add({{"duty", duty}})),
         duration(&duration_family.Add({{"duty", duty}}, schedule_buckets)),
         overruns(&overruns_family.Add({{"duty", duty}})) {
-    // The ok series exists from the start, so that rate() sees its first call.
+    // The ok series exists from the start, so that rate() counts the first call.
     runs("ok");
   }
 

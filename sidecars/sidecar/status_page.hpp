@@ -1,8 +1,8 @@
 #pragma once
 
 // The HTML page served at `/`: each duty with its kind and the last results
-// of each of its checks or requests. Plain HTML without scripts; every value
-// from the config or from a response is escaped.
+// of each of its checks or requests. The page is plain HTML without scripts,
+// and every value from the config or from a response is escaped.
 
 #include <chrono>
 #include <memory>

@@ -43,7 +43,7 @@ std::string empty_response(int status) {
   return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
 }
 
-// Answers every request on the connection with `response` after `delay`.
+// Sends `response` to every request on the connection, each after `delay`.
 support::raw_server::handler answer_after(std::chrono::milliseconds delay, std::string response) {
   return [delay, response](int fd) {
     while (support::read_request(fd)) {
@@ -72,7 +72,7 @@ TEST_CASE("latency measures on each scrape", "[duties]") {
     // count may lag by a moment.
     std::size_t expected_requests = 1 + static_cast<std::size_t>(scrape_number);
     CHECK(support::wait_until([&] { return app.count_requests("GET /index.html") == expected_requests; }, 2s));
-    // The histogram already holds the measurement of this scrape.
+    // The histogram already contains the measurement of this scrape.
     auto count = metric_value(body, "sidecar_latency_request_duration_seconds_count{duty=\"latency\"}");
     CHECK(count == std::optional<double>(1 + scrape_number));
     auto last = metric_value(body, "sidecar_latency_seconds{duty=\"latency\"}");
@@ -335,4 +335,40 @@ TEST_CASE("status page escapes results", "[duties]") {
   }
   std::regex rfc3339_cell("<td>\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z</td><td>\\d+\\.\\d{3} ms</td>");
   CHECK(std::regex_search(page.body, rfc3339_cell));
+}
+
+TEST_CASE("reload waits for a probe in flight", "[duties][reload]") {
+  std::string ok_json = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"value\":5}";
+  support::raw_server app(answer_after(800ms, ok_json));
+  std::string config = "app: " + app.url("") +
+                       "\nduties:\n"
+                       "  - name: ready\n"
+                       "    probe:\n"
+                       "      path: /ready\n"
+                       "      checks:\n"
+                       "        - http: { url: /status.json, timeout: 3s }\n"
+                       "          expect: { json: { pointer: /value, equals: 5 } }\n";
+  support::sidecar_process sidecar(config);
+
+  // The probe still evaluates when the reload replaces it, and the new probe
+  // of the same name shares its metric series, so the reload must wait.
+  support::http_result in_flight;
+  std::thread prober([&] { in_flight = sidecar.get("/ready"); });
+  REQUIRE(support::wait_until([&] { return app.requests() == 1; }, 5s));
+  auto reload_started = std::chrono::steady_clock::now();
+  auto reload = sidecar.post("/-/reload");
+  auto reload_took = std::chrono::steady_clock::now() - reload_started;
+  prober.join();
+
+  CHECK(reload.status == 200);
+  // The app answers 800ms after it read the request, so a reload that waited
+  // for the old probe takes most of that.
+  CHECK(reload_took >= 300ms);
+  CHECK(in_flight.status == 200);
+  CHECK(sidecar.get("/ready").status == 200);
+  auto body = sidecar.get("/metrics").body;
+  CHECK(metric_value(body, "sidecar_probe_ready{duty=\"ready\"}") == std::optional<double>(1));
+  CHECK(metric_value(body, "sidecar_probe_success{check=\"http\",duty=\"ready\"}") == std::optional<double>(1));
+  CHECK(sidecar.proc().running());
+  CHECK(sidecar.logs().find("old duty still in use") == std::string::npos);
 }

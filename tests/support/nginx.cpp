@@ -5,12 +5,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/http_get.hpp"
+
 namespace support {
 namespace {
 
 using namespace std::chrono_literals;
 
 constexpr const char* nginx_binary = "/usr/sbin/nginx";
+// The requests of sync(), answered 204 and logged like any other.
+constexpr std::string_view sync_prefix = "/.support-sync-";
 
 }  // namespace
 
@@ -48,7 +52,21 @@ void nginx_server::write_file(const std::filesystem::path& relative, std::string
   write_file_atomically(root() / relative, content);
 }
 
-std::string nginx_server::access_log_content() const { return read_file(access_log()); }
+void nginx_server::sync() const {
+  const std::string target = std::string(sync_prefix) + std::to_string(++syncs_);
+  if (!http_get(port_, target, 5s).ok()) return;  // nginx is gone: the log is final
+  wait_until([&] { return read_file(access_log()).find(" " + target + " ") != std::string::npos; }, 5s, 1ms);
+}
+
+std::string nginx_server::access_log_content() const {
+  sync();
+  std::istringstream lines(read_file(access_log()));
+  std::string content;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(sync_prefix) == std::string::npos) content += line + "\n";
+  }
+  return content;
+}
 
 std::size_t nginx_server::count_requests(std::string_view text) const {
   std::istringstream lines(access_log_content());
@@ -98,6 +116,7 @@ std::string nginx_server::render_config(const nginx_options& options) const {
        << "    listen 127.0.0.1:" << port_ << ";\n"
        << "    server_name localhost;\n"
        << "    root " << prefix << "/html;\n"
+       << "    location ^~ " << sync_prefix << " { return 204; }\n"
        << options.locations << "\n"
        << "  }\n"
        << "}\n";

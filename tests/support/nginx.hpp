@@ -67,15 +67,22 @@ class nginx_server {
   // Writes a file below root() atomically, so that a request gets the old
   // or the new content, never a mix.
   void write_file(const std::filesystem::path& relative, std::string_view content) const;
-  // Lines of the access log, in the default `combined` format, one request each.
+  // The access log in the default `combined` format, one line per request,
+  // after sync() and without its requests.
   std::string access_log_content() const;
-  // Requests in the access log whose request line contains `text`. nginx
-  // writes the line after it has sent the response, so a client that has
-  // just read a response may not find its line yet: use wait_for_requests()
-  // to check for a request that just finished.
+  // Requests in the access log whose request line contains `text`, after
+  // sync(). Every request whose response a client has read is counted.
   std::size_t count_requests(std::string_view text) const;
-  // Polls the access log until count_requests(text) is at least `count`.
-  // Returns false when it is still lower after `timeout`.
+  // Waits until the access log has the line of every request whose response
+  // was sent. nginx writes that line only after sending the response, so a
+  // client can read a response before its line exists. One process serves
+  // requests in turn, so once the line of a request sent now appears, the
+  // earlier lines are there too. The sync requests (GET /.support-sync-N)
+  // are left out of access_log_content() and count_requests().
+  void sync() const;
+  // Polls the access log until count_requests(text) is at least `count`,
+  // for requests that the code under test makes in the background. Returns
+  // false when it is still lower after `timeout`.
   bool wait_for_requests(std::string_view text, std::size_t count,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
@@ -86,6 +93,7 @@ class nginx_server {
   temp_dir dir_;
   std::uint16_t port_;
   std::unique_ptr<support::process> process_;
+  mutable unsigned syncs_ = 0;
 };
 
 }  // namespace support

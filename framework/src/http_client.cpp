@@ -44,15 +44,15 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
-// Responses from the main container have small headers; 64 KiB is eight
-// times nginx's default large_client_header_buffers line size.
+// Responses from the main container have small headers, so 64 KiB leaves
+// ample room while it bounds the memory one response header can take.
 constexpr std::uint32_t max_response_header = 64 * 1024;
 
 // Bytes asked for by the first read of a response.
 constexpr std::size_t first_read_size = 4096;
 
-// Interim (1xx) responses skipped before the final one; a server sending
-// more is treated as broken.
+// Interim (1xx) responses skipped before the final one. A server sending
+// more is reported as a protocol failure.
 constexpr int max_interim_responses = 8;
 
 using beast_request = beast_http::request<beast_http::string_body>;
@@ -115,8 +115,8 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// True when the peer has closed an idle connection or sent bytes nobody
-// asked for; either way it cannot carry another request.
+// True when the peer has closed an idle connection or has sent unrequested
+// bytes on it. Either way the connection cannot carry another request.
 bool is_unusable(beast::tcp_stream& stream) {
   char byte = 0;
   const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -156,8 +156,8 @@ client_response to_client_response(response_parser& parser) {
 }
 
 // Reads the first bytes of a response and checks that they can begin a
-// status line. Beast's parser would wait for a whole line first, so a peer
-// sending something else and then nothing would look like a timeout.
+// status line, so that a peer speaking another protocol is a protocol
+// failure even when it sends less than a line and then stops or closes.
 asio::awaitable<attempt_failure> read_first_bytes(beast::tcp_stream& stream,
                                                   beast::flat_buffer& buffer,
                                                   const client_request& request) {
@@ -214,7 +214,7 @@ asio::awaitable<exchange_result> read_response(beast::tcp_stream& stream,
     }
   }
 
-  // The body; a Content-Length over max_body has failed above already, and
+  // The body. A Content-Length over max_body has failed above already, and
   // a chunked or unframed body fails as soon as it passes max_body.
   auto [ec, n] = co_await beast_http::async_read(stream, buffer, *parser, as_result);
   if (ec) {
@@ -251,7 +251,7 @@ struct connect_result {
   attempt_failure failed;
 };
 
-// Resolves a host name before `deadline`; an IP literal needs no lookup.
+// Resolves a host name before `deadline`. An IP literal needs no lookup.
 asio::awaitable<std::variant<std::vector<tcp::endpoint>, attempt_failure>> resolve(
     asio::any_io_executor executor, const url& target, const client_request& request,
     clock_type::time_point deadline) {
@@ -485,8 +485,9 @@ asio::awaitable<client_result> client::impl::fetch_following(client_request requ
     if (!next) {
       co_return make_failure(request, *target, failure::invalid_url, "redirect: " + error);
     }
-    // RFC 9110 section 15.4: 303 always becomes GET, and 301 or 302 after a
-    // POST does in every common client; 307 and 308 repeat the request as is.
+    // RFC 9110 section 15.4: after 303 a client uses GET (HEAD stays HEAD),
+    // and after 301 or 302 it may turn a POST into a GET, as browsers do.
+    // 307 and 308 repeat the request unchanged.
     const int status = result.response.status;
     if (status == 303 || ((status == 301 || status == 302) && request.method == "POST")) {
       request.method = request.method == "HEAD" ? "HEAD" : "GET";

@@ -59,7 +59,7 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 using beast_request = beast_http::request<beast_http::string_body>;
 using beast_response = beast_http::response<beast_http::string_body>;
 
-// What happens to the connection after one request.
+// The next action on a connection after one request.
 enum class next_step { keep_open, close, close_at_once };
 
 // Everything a connection needs. Connections hold a shared_ptr to it, so that
@@ -93,7 +93,7 @@ void server_state::close_all() {
   acceptor.close(ignored);
 
   // Closing does not run completion handlers here, so the set is not changed
-  // while it is walked; each connection removes itself once it has unwound.
+  // while it is walked. Each connection removes itself once it has unwound.
   for (beast::tcp_stream* stream : connections) {
     stream->socket().close(ignored);
   }
@@ -131,7 +131,7 @@ const handler* router::find(std::string_view method, std::string_view path, bool
   if (auto it = methods.find(std::string(method)); it != methods.end()) {
     return &it->second;
   }
-  // HEAD is answered by the GET handler; the server drops the body.
+  // The GET handler serves HEAD too, and the server drops the body.
   const bool has_get = methods.contains("GET");
   if (method == "HEAD" && has_get) {
     return &methods.at("GET");
@@ -191,7 +191,7 @@ std::pair<std::string, std::uint16_t> parse_listen_address(std::string_view text
     rest = text.substr(colon);
   }
 
-  // Port: 0-65535, where 0 asks the kernel for a free port.
+  // Port: 0-65535, where 0 lets the kernel pick a free port.
   if (!rest.starts_with(':') || rest.size() == 1) {
     throw invalid("missing port, expected host:port");
   }
@@ -241,7 +241,7 @@ request to_request(const beast_request& in) {
   return out;
 }
 
-// Finds and runs the handler of a request; a missing route or a handler that
+// Finds and runs the handler of a request. A missing route or a handler that
 // throws becomes an error response.
 asio::awaitable<response> run_handler(server_state& state, const request& req) {
   bool path_known = false;
@@ -288,8 +288,8 @@ beast_response to_beast_response(response&& in, unsigned version, bool keep_aliv
   }
   out.keep_alive(keep_alive);
 
-  // RFC 9110 forbids a body and a Content-Length in 204 responses; a 304
-  // would have to repeat the length of the resource, which we do not know.
+  // RFC 9110 forbids a body and a Content-Length in a 204 response. A 304
+  // would have to repeat the length of the resource, which is unknown here.
   if (in.status == 204 || in.status == 304) {
     return out;
   }
@@ -307,8 +307,8 @@ asio::awaitable<bool> write_response(server_state& state, beast::tcp_stream& str
   co_return !ec;
 }
 
-// Sends an error response for a request that cannot be read; the connection
-// is closed afterwards.
+// Sends an error response for a request that cannot be read. The caller
+// closes the connection afterwards.
 asio::awaitable<next_step> reject_request(server_state& state, beast::tcp_stream& stream,
                                           int status, unsigned version) {
   auto out = to_beast_response(make_response(status, std::string(reason_phrase(status)) + "\n"),
@@ -333,8 +333,8 @@ std::optional<int> status_for_read_error(const error_code& ec) {
   return std::nullopt;
 }
 
-// Waits for the first byte of the next request; false when the connection
-// ended or stayed idle for `idle`.
+// Waits for the first byte of the next request. Returns false when the
+// connection ended or stayed idle for `idle`.
 asio::awaitable<bool> wait_for_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                        std::chrono::milliseconds idle) {
   if (buffer.size() > 0) {
@@ -398,7 +398,8 @@ asio::awaitable<next_step> serve_request(server_state& state, beast::tcp_stream&
   response res = co_await run_handler(state, req);
   const bool keep_alive = parser.get().keep_alive() && !state.stopped;
   auto out = to_beast_response(std::move(res), version, keep_alive, req.method == "HEAD");
-  if (!co_await write_response(state, stream, out)) {
+  const bool written = co_await write_response(state, stream, out);
+  if (!written) {
     co_return next_step::close_at_once;
   }
   co_return keep_alive ? next_step::keep_open : next_step::close;
@@ -432,7 +433,11 @@ asio::awaitable<void> serve_connection(std::shared_ptr<server_state> state, tcp:
   // kept-alive one its next request within idle_timeout.
   auto wait = state->options.read_timeout;
   next_step step = next_step::close_at_once;
-  while (!state->stopped && co_await wait_for_request(stream, buffer, wait)) {
+  while (!state->stopped) {
+    const bool started = co_await wait_for_request(stream, buffer, wait);
+    if (!started) {
+      break;
+    }
     step = co_await serve_request(*state, stream, buffer);
     if (step != next_step::keep_open) {
       break;
@@ -469,6 +474,8 @@ void admit_connection(const std::shared_ptr<server_state>& state, tcp::socket so
                      std::rethrow_exception(error);
                    } catch (const std::exception& e) {
                      state->log.error("http connection failed", {{"error", e.what()}});
+                   } catch (...) {
+                     state->log.error("http connection failed", {{"error", "unknown exception"}});
                    }
                  });
 }
@@ -488,7 +495,7 @@ server::server(asio::any_io_executor executor, server_options options,
   auto& state = *impl_->state;
   state.address = host;
 
-  // Asio throws boost::system::system_error; the interface promises the
+  // Asio throws boost::system::system_error, but the interface promises the
   // standard type, with the listen address in its message.
   try {
     const tcp::endpoint endpoint(asio::ip::make_address(host), port);
@@ -499,7 +506,7 @@ server::server(asio::any_io_executor executor, server_options options,
     state.port = state.acceptor.local_endpoint().port();
   } catch (const boost::system::system_error& e) {
     throw std::system_error(std::error_code(e.code().value(), std::system_category()),
-                            "listen address \"" + listen + "\": cannot listen");
+                            "listen address \"" + listen + "\": failed to listen");
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <map>
+#include <mutex>
 
 #include "sidecar/metrics.hpp"
 
@@ -26,6 +27,58 @@ struct probe::flight {
   asio::steady_timer done;  // cancelled when the evaluation finishes
   bool finished = false;
 };
+
+namespace {
+
+// Counts the probes using each series. Two probes of the same duty name (the
+// old and the new one during a reload) share their series, because
+// prometheus-cpp returns the existing metric for the same labels; a series is
+// removed only when its last user goes.
+class series_users {
+ public:
+  template <typename Metric>
+  Metric& add(prometheus::Family<Metric>& family, const prometheus::Labels& labels) {
+    Metric& metric = family.Add(labels);
+    std::lock_guard lock(mutex_);
+    ++counts_[&metric];
+    return metric;
+  }
+
+  template <typename Metric>
+  void release(prometheus::Family<Metric>& family, Metric* metric) {
+    std::lock_guard lock(mutex_);
+    const auto it = counts_.find(metric);
+    if (it == counts_.end() || --it->second > 0) return;
+    counts_.erase(it);
+    family.Remove(metric);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<const void*, int> counts_;
+};
+
+series_users& shared_series() {
+  static series_users users;
+  return users;
+}
+
+// Every value of the `result` label: "ok" and each failure reason of the checks.
+const std::vector<std::string_view>& known_reasons() {
+  static const std::vector<std::string_view> reasons = [] {
+    std::vector<std::string_view> all{"ok",           "status",          "json_invalid",  "json_missing",
+                                      "json_wrong_type", "json_mismatch", "json_invalid_pointer",
+                                      "body_mismatch", "header_mismatch", "file_missing", "file_too_old",
+                                      "error"};
+    for (int f = static_cast<int>(http::failure::invalid_url); f <= static_cast<int>(http::failure::io); ++f) {
+      all.push_back(http::to_string(static_cast<http::failure>(f)));
+    }
+    return all;
+  }();
+  return reasons;
+}
+
+}  // namespace
 
 struct probe::instruments {
   struct per_check {
@@ -72,7 +125,7 @@ probe::probe(std::string duty, probe_options options, std::vector<named_check> c
       checks_(std::move(checks)),
       log_(std::move(log)),
       instruments_(std::make_unique<instruments>(metrics)) {
-  instruments_->ready_gauge = &instruments_->ready.Add({{"duty", duty_}});
+  instruments_->ready_gauge = &shared_series().add(instruments_->ready, {{"duty", duty_}});
   for (const named_check& c : checks_) {
     check_state state;
     state.name = c.name;
@@ -81,8 +134,16 @@ probe::probe(std::string duty, probe_options options, std::vector<named_check> c
     states_.push_back(std::move(state));
 
     instruments::per_check per;
-    per.success = &instruments_->success.Add({{"duty", duty_}, {"check", c.name}});
-    per.duration = &instruments_->duration.Add({{"duty", duty_}, {"check", c.name}});
+    per.success = &shared_series().add(instruments_->success, {{"duty", duty_}, {"check", c.name}});
+    per.duration = &shared_series().add(instruments_->duration, {{"duty", duty_}, {"check", c.name}});
+    // Take over the result counters that a probe of the same duty and check
+    // left, so that they continue across a reload rather than reset.
+    for (const std::string_view reason : known_reasons()) {
+      const prometheus::Labels labels{{"duty", duty_}, {"check", c.name}, {"result", std::string(reason)}};
+      if (instruments_->results.Has(labels)) {
+        per.results.emplace(std::string(reason), &shared_series().add(instruments_->results, labels));
+      }
+    }
     instruments_->checks.push_back(std::move(per));
   }
 }
@@ -90,11 +151,12 @@ probe::probe(std::string duty, probe_options options, std::vector<named_check> c
 probe::~probe() {
   // Remove this probe's series, so that a reload that drops or renames a
   // check does not leave a stale value behind.
-  instruments_->ready.Remove(instruments_->ready_gauge);
+  series_users& users = shared_series();
+  users.release(instruments_->ready, instruments_->ready_gauge);
   for (auto& per : instruments_->checks) {
-    instruments_->success.Remove(per.success);
-    instruments_->duration.Remove(per.duration);
-    for (auto& [reason, counter] : per.results) instruments_->results.Remove(counter);
+    users.release(instruments_->success, per.success);
+    users.release(instruments_->duration, per.duration);
+    for (auto& [reason, counter] : per.results) users.release(instruments_->results, counter);
   }
 }
 
@@ -182,7 +244,8 @@ void probe::record(std::size_t index, const check_result& result) {
   per.duration->Set(std::chrono::duration<double>(result.duration).count());
   auto counter = per.results.find(result.reason);
   if (counter == per.results.end()) {
-    auto& added = instruments_->results.Add({{"duty", duty_}, {"check", state.name}, {"result", result.reason}});
+    auto& added =
+        shared_series().add(instruments_->results, {{"duty", duty_}, {"check", state.name}, {"result", result.reason}});
     counter = per.results.emplace(result.reason, &added).first;
   }
   counter->second->Increment();

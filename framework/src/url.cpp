@@ -53,7 +53,7 @@ bool is_host_name_char(char c) {
   return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
-// Checks a host that is not a bracketed IPv6 literal; returns the reason when invalid.
+// Checks a host that is not a bracketed IPv6 literal and returns the reason when invalid.
 std::optional<std::string> check_host(std::string_view host) {
   if (host.empty()) {
     return "host is missing";
@@ -93,7 +93,7 @@ std::optional<std::string> check_port(std::string_view text, std::uint16_t& port
   return std::nullopt;
 }
 
-// Splits "host", "host:port" or "[v6]:port" into `out`; returns the reason when invalid.
+// Splits "host", "host:port" or "[v6]:port" into `out` and returns the reason when invalid.
 std::optional<std::string> parse_authority(std::string_view authority, url& out) {
   if (authority.empty()) {
     return "host is missing";

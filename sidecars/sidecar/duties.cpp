@@ -9,7 +9,7 @@ namespace sidecar::core {
 
 std::shared_ptr<configured_duty> make_duty(sidecar::app& app, const duty_config& config) {
   if (std::holds_alternative<probe_duty_config>(config.kind)) {
-    return std::make_shared<probe_duty>(app, config);
+    return std::make_shared<probe_duty>(config);
   }
   if (const auto* latency = std::get_if<latency_duty_config>(&config.kind)) {
     return std::make_shared<latency_duty>(app, config.name, *latency);
@@ -56,7 +56,7 @@ asio::awaitable<void> shared_run::wait() {
 
 // --- probe_duty -------------------------------------------------------------
 
-probe_duty::probe_duty(sidecar::app& app, const duty_config& config)
+probe_duty::probe_duty(const duty_config& config)
     : configured_duty(config.name), config_(std::get<probe_duty_config>(config.kind)) {}
 
 std::string probe_duty::summary() const {

@@ -115,7 +115,7 @@ class shared_run {
 
 class probe_duty : public configured_duty {
  public:
-  probe_duty(sidecar::app& app, const duty_config& config);
+  explicit probe_duty(const duty_config& config);
 
   std::string_view kind() const override { return "probe"; }
   std::string summary() const override;

@@ -182,7 +182,7 @@ class raw_client {
   }
 
   // Reads one response framed by Content-Length (none for HEAD) and parses
-  // it; `error` is set when the connection ended first.
+  // it. The result has `error` set when the connection ended first.
   support::http_result read_response(bool head_only = false) {
     std::size_t head_end = 0;
     while ((head_end = pending_.find("\r\n\r\n")) == std::string::npos) {
@@ -225,7 +225,7 @@ class raw_client {
   }
 
  private:
-  // Appends what arrives within `timeout`; false on close, error or timeout.
+  // Appends what arrives within `timeout`. Returns false on close, error or timeout.
   bool receive(std::chrono::milliseconds timeout) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
@@ -335,7 +335,7 @@ TEST_CASE("server answers 413 from Content-Length", "[http_server]") {
   server_fixture fixture({.max_body = 64 * 1024, .read_timeout = 5s});
   raw_client client(fixture.port());
 
-  // No body follows: the answer must come from the header alone, long
+  // No body follows, so the response must come from the header alone, long
   // before read_timeout.
   const auto start = clock_type::now();
   REQUIRE(client.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10000000\r\n\r\n"));
@@ -618,7 +618,7 @@ TEST_CASE("server reports a busy port", "[http_server]") {
     FAIL("the second server bound a busy port");
   } catch (const std::system_error& e) {
     CHECK(e.code() == std::errc::address_in_use);
-    CHECK(std::string(e.what()).starts_with("listen address \"" + listen + "\": cannot listen"));
+    CHECK(std::string(e.what()).starts_with("listen address \"" + listen + "\": failed to listen"));
   }
 }
 

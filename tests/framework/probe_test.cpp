@@ -230,3 +230,21 @@ TEST_CASE("probe keeps the last 20 results", "[probe]") {
   CHECK(p->checks()[0].history.entries().size() == 20);
   CHECK(p->checks()[0].history.last()->passed);
 }
+
+TEST_CASE("probe series survive an older probe", "[probe]") {
+  // A reload creates the new probe before the old one is gone; both use the
+  // same series, which must stay until the new probe goes too.
+  fixture f;
+  scripted_check c;
+  auto old_probe = f.make({}, {&c});
+  get(f.io, *old_probe);
+  auto new_probe = f.make({}, {&c});
+  old_probe.reset();
+  get(f.io, *new_probe);
+  const std::string text = f.metrics.render();
+  CHECK(text.find("sidecar_probe_success{check=\"check1\",duty=\"ready\"} 1") != std::string::npos);
+  CHECK(text.find("sidecar_probe_ready{duty=\"ready\"} 1") != std::string::npos);
+  CHECK(text.find("sidecar_probe_results_total{check=\"check1\",duty=\"ready\",result=\"ok\"} 2") != std::string::npos);
+  new_probe.reset();
+  CHECK(f.metrics.render().find("duty=\"ready\"") == std::string::npos);
+}

@@ -13,7 +13,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* nginx_binary = "/usr/sbin/nginx";
-// The requests of sync(), answered 204 and logged like any other.
+// The target prefix of the requests that sync() sends. nginx returns 204 for
+// them and logs them like any other request.
 constexpr std::string_view sync_prefix = "/.support-sync-";
 
 }  // namespace
@@ -123,8 +124,8 @@ std::string nginx_server::render_config(const nginx_options& options) const {
   return conf.str();
 }
 
-std::string nginx_server::startup_failure(std::string_view what) const {
-  return "nginx on 127.0.0.1:" + std::to_string(port_) + " " + std::string(what) + "\nstderr:\n" +
+std::string nginx_server::startup_failure(std::string_view failure) const {
+  return "nginx on 127.0.0.1:" + std::to_string(port_) + " " + std::string(failure) + "\nstderr:\n" +
          last_lines(process_->stderr_content(), 20) + "\nerror log:\n" + last_lines(read_file(error_log()), 20) +
          "\nconfig:\n" + config();
 }

@@ -88,7 +88,7 @@ class nginx_server {
 
  private:
   std::string render_config(const nginx_options& options) const;
-  std::string startup_failure(std::string_view what) const;
+  std::string startup_failure(std::string_view failure) const;
 
   temp_dir dir_;
   std::uint16_t port_;

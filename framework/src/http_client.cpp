@@ -19,6 +19,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -29,6 +30,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include <boost/system/system_error.hpp>
 
 #include "sidecar/url.hpp"
 
@@ -414,6 +417,15 @@ void client::impl::put_idle(const std::string& key, std::unique_ptr<beast::tcp_s
   connections.push_back({std::move(stream), clock_type::now()});
 }
 
+namespace {
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS" ||
+         method == "TRACE";
+}
+
+}  // namespace
+
 asio::awaitable<client_result> client::impl::fetch_once(const client_request& request,
                                                         const url& target,
                                                         clock_type::time_point deadline) {
@@ -421,10 +433,13 @@ asio::awaitable<client_result> client::impl::fetch_once(const client_request& re
 
   // A kept-alive connection first. When it fails before any byte of the
   // response, the server most likely closed it while it was idle, so the
-  // request is sent once more on a new connection.
+  // request is sent once more on a new connection. Only an idempotent request
+  // may be repeated (RFC 9110, section 9.2.2): the server may have acted on
+  // it before closing, so a POST always goes on a new connection.
   bool reused = false;
   exchange_result result;
-  if (auto stream = take_idle(key)) {
+  auto stream = is_idempotent(request.method) ? take_idle(key) : nullptr;
+  if (stream) {
     result = co_await exchange(*stream, request, target, options, deadline);
     reused = true;
     if (result.ok() && result.keep_alive) {
@@ -510,6 +525,13 @@ asio::awaitable<client_result> client::fetch(client_request request) {
   const auto deadline = start + request.timeout;
   client_result result = co_await impl_->fetch_following(std::move(request), deadline);
   result.duration = clock_type::now() - start;
+
+  // A call cancelled by its caller (a duty stopping) is no failure of the
+  // main app, so it ends with an exception rather than a result to record.
+  const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+  if (cancellation.cancelled() != asio::cancellation_type::none) {
+    throw boost::system::system_error(asio::error::operation_aborted);
+  }
   co_return result;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <map>
 #include <unordered_set>
 #include <utility>
 
@@ -83,6 +84,11 @@ struct server_state {
   std::string address;  // the host part of options.listen, for log lines
   std::uint16_t port = 0;
   std::unordered_set<beast::tcp_stream*> connections;
+  // Kept-alive connections waiting for their next request, oldest first.
+  // The key is a sequence number, so a connection can remove its own entry
+  // whether or not admit_connection() has already taken it out.
+  std::map<std::uint64_t, beast::tcp_stream*> idle_connections;
+  std::uint64_t idle_sequence = 0;
   std::size_t rejected_connections = 0;
   bool stopped = false;
 };
@@ -434,7 +440,15 @@ asio::awaitable<void> serve_connection(std::shared_ptr<server_state> state, tcp:
   auto wait = state->options.read_timeout;
   next_step step = next_step::close_at_once;
   while (!state->stopped) {
+    // A kept-alive connection with nothing pipelined is idle until its next
+    // request, and may be closed to make room for a new connection.
+    const bool idle = wait == state->options.idle_timeout && buffer.size() == 0;
+    const std::uint64_t idle_key = ++state->idle_sequence;
+    if (idle) {
+      state->idle_connections.emplace(idle_key, &stream);
+    }
     const bool started = co_await wait_for_request(stream, buffer, wait);
+    state->idle_connections.erase(idle_key);
     if (!started) {
       break;
     }
@@ -452,9 +466,18 @@ asio::awaitable<void> serve_connection(std::shared_ptr<server_state> state, tcp:
   }
 }
 
-// Starts a connection, or closes it at once when max_connections are open.
+// Starts a connection. When max_connections are open, the oldest idle
+// kept-alive connection is closed to make room, so that clients holding
+// connections open between requests cannot lock out a new client such as the
+// kubelet; with none idle, the new connection is closed at once.
 void admit_connection(const std::shared_ptr<server_state>& state, tcp::socket socket) {
-  if (state->connections.size() >= state->options.max_connections) {
+  if (state->connections.size() >= state->options.max_connections && !state->idle_connections.empty()) {
+    const auto oldest = state->idle_connections.begin();
+    error_code ignored;
+    oldest->second->socket().close(ignored);
+    state->idle_connections.erase(oldest);
+    state->log.info("http idle connection closed to make room", {{"max_connections", state->options.max_connections}});
+  } else if (state->connections.size() >= state->options.max_connections) {
     error_code ignored;
     socket.close(ignored);
     ++state->rejected_connections;

@@ -207,6 +207,13 @@ asio::awaitable<std::vector<std::string>> supervisor::stop(std::vector<std::stri
   co_return late;
 }
 
+void supervisor::forget(const std::string& name) {
+  if (state_->duties.contains(name)) return;
+  state_->restart_counts.erase(name);
+  const prometheus::Labels labels{{"duty", name}};
+  if (state_->restarts_family.Has(labels)) state_->restarts_family.Remove(&state_->restarts_family.Add(labels));
+}
+
 std::vector<std::string> supervisor::running() const {
   std::vector<std::string> names;
   for (const auto& [name, d] : state_->duties) names.push_back(name);

@@ -101,7 +101,6 @@ void probe_duty::start(sidecar::app& app) {
 void probe_duty::retire(sidecar::app& app) {
   app.routes().remove(config_.path);
   app.remove_probe(name());
-  retired_probe_ = probe_;
   probe_.reset();
 }
 

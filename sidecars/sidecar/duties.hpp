@@ -67,10 +67,6 @@ class configured_duty {
   // Removes the routes and stops recording results; the caller has stopped
   // the coroutine through the supervisor first.
   virtual void retire(sidecar::app& app) = 0;
-  // True while a request or evaluation still references the duty's state
-  // after retire(). A successor of the same name must wait, because it
-  // shares the metric series.
-  virtual bool in_use() const { return false; }
   // Removes the duty's metric series, once retired and no successor of the
   // same name and kind takes them over.
   virtual void remove_series() {}
@@ -122,12 +118,10 @@ class probe_duty : public configured_duty {
   std::vector<status_item> status() const override;
   void start(sidecar::app& app) override;
   void retire(sidecar::app& app) override;
-  bool in_use() const override { return !retired_probe_.expired(); }
 
  private:
   probe_duty_config config_;
   std::shared_ptr<sidecar::probe> probe_;
-  std::weak_ptr<sidecar::probe> retired_probe_;
 };
 
 // Metrics: sidecar_latency_seconds{duty} (last measured duration),

@@ -1,5 +1,7 @@
 // The ready-made sidecar: runs the duties named in a YAML config file.
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -102,6 +104,10 @@ int run(const std::string& file) {
     sidecar::app app(sidecar::core::to_app_options(config));
     sidecar::core::runtime runtime(app, file, std::move(config));
     runtime.start();
+    // Parsing the YAML file allocated and freed far more than the duties keep
+    // (about 6 KiB per probe duty), and malloc keeps those free pages.
+    // Handing them back to the kernel cuts the resident size of large configs.
+    malloc_trim(0);
     return app.run();
   } catch (const std::exception& e) {
     log.error("sidecar failed", {{"error", e.what()}});

@@ -18,30 +18,6 @@
 namespace sidecar::core {
 namespace {
 
-// How often a reload checks whether the old duties have released their state.
-constexpr std::chrono::milliseconds release_poll_interval{20};
-
-// The maximum time a single check or request of `config` may take.
-std::chrono::milliseconds longest_timeout(const sidecar_config& config) {
-  std::chrono::milliseconds longest{0};
-  for (const duty_config& duty : config.duties) {
-    if (const auto* probe = std::get_if<probe_duty_config>(&duty.kind)) {
-      for (const check_config& check : probe->checks) {
-        if (const auto* http = std::get_if<http_check_spec>(&check.spec)) {
-          longest = std::max(longest, http->request.timeout);
-        } else if (const auto* tcp = std::get_if<tcp_check_spec>(&check.spec)) {
-          longest = std::max(longest, tcp->timeout);
-        }
-      }
-    } else if (const auto* latency = std::get_if<latency_duty_config>(&duty.kind)) {
-      longest = std::max(longest, latency->request.request.timeout);
-    } else if (const auto* schedule = std::get_if<schedule_duty_config>(&duty.kind)) {
-      longest = std::max(longest, schedule->request.request.timeout);
-    }
-  }
-  return longest;
-}
-
 const duty_config* find_duty(const sidecar_config& config, const std::string& name) {
   auto it = std::find_if(config.duties.begin(), config.duties.end(),
                          [&](const duty_config& duty) { return duty.name == name; });
@@ -208,12 +184,14 @@ asio::awaitable<void> runtime::replace_duties(sidecar_config next) {
     log_.warn("duty did not stop within the grace period", {{"stuck", name}});
   }
 
-  // A new duty of the same name shares the metric series of the old one, so
-  // it may only start once nothing of the old one runs any more.
+  // From here to the end nothing suspends, so no request is served between
+  // removing the old routes and adding the new ones: a probe path that both
+  // configs have never answers 404 during a reload. An evaluation of an old
+  // probe still in flight finishes on its own and answers its waiting
+  // requests; a new probe of the same name shares its metric series.
   for (const auto& duty : duties_) {
     duty->retire(app_);
   }
-  co_await wait_until_released(longest_timeout(config_) + std::chrono::seconds(1));
   remove_orphaned_series(next);
 
   duties_.clear();
@@ -221,25 +199,6 @@ asio::awaitable<void> runtime::replace_duties(sidecar_config next) {
   config_ = std::move(next);
   app_.logs()->set_min_level(config_.level);
   start_duties();
-}
-
-asio::awaitable<void> runtime::wait_until_released(std::chrono::milliseconds limit) const {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  asio::steady_timer timer(app_.executor());
-  for (;;) {
-    auto busy = std::find_if(duties_.begin(), duties_.end(), [](const auto& duty) { return duty->in_use(); });
-    if (busy == duties_.end()) {
-      co_return;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      // NOTE: the new duty starts anyway. Should the old probe still record a
-      // result later, it writes to series that its successor also uses.
-      log_.error("old duty still in use after reload", {{"stuck", (*busy)->name()}});
-      co_return;
-    }
-    timer.expires_after(release_poll_interval);
-    co_await timer.async_wait(asio::use_awaitable);
-  }
 }
 
 // Latency and schedule duties leave their series behind when retired, so
@@ -259,6 +218,9 @@ void runtime::remove_orphaned_series(const sidecar_config& next) const {
     }
     if (!continued) {
       duty->remove_series();
+    }
+    if (successor == nullptr) {
+      app_.supervisor().forget(duty->name());
     }
   }
 }

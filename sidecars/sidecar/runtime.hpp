@@ -66,7 +66,6 @@ class runtime {
   asio::awaitable<void> run_reload(std::shared_ptr<reload_job> job);
   asio::awaitable<reload_result> reload_now();
   asio::awaitable<void> replace_duties(sidecar_config next);
-  asio::awaitable<void> wait_until_released(std::chrono::milliseconds limit) const;
   void keep_restart_only_settings(sidecar_config& next) const;
   void remove_orphaned_series(const sidecar_config& next) const;
 

@@ -24,6 +24,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
+#include "sidecar/deadline.hpp"
 #include "sidecar/http_server.hpp"
 #include "sidecar/log.hpp"
 #include "support/nginx.hpp"
@@ -455,6 +456,35 @@ TEST_CASE("client retries a stale connection once", "[http_client]") {
   }());
 }
 
+TEST_CASE("client never repeats a POST", "[http_client]") {
+  // As above, each connection closes after reading its second request. A
+  // POST that the server read may have had its effect, so the client sends
+  // it on a new connection rather than on the kept-alive one.
+  support::raw_server server([](int fd) {
+    if (!support::read_request(fd)) {
+      return;
+    }
+    support::write_all(fd, ok_response);
+    support::read_request(fd);
+  });
+
+  asio::io_context io;
+  http::client client(io.get_executor());
+  support::run(io, [&]() -> asio::awaitable<void> {
+    const http::client_request get{.url = server.url("/"), .timeout = 5s};
+    const auto got = co_await client.fetch(get);
+    REQUIRE(got.ok());
+    REQUIRE(client.idle_connections() == 1);
+
+    const http::client_request post{.method = "POST", .url = server.url("/flush"), .body = "x", .timeout = 5s};
+    const auto posted = co_await client.fetch(post);
+    CHECK(posted.ok());
+    CHECK_FALSE(posted.reused_connection);
+    CHECK(server.connections() == 2);
+    CHECK(server.requests() == 2);
+  }());
+}
+
 TEST_CASE("client does not retry after response bytes", "[http_client]") {
   // The second response on the connection breaks off after its status line.
   support::raw_server server([](int fd) {
@@ -610,4 +640,14 @@ TEST_CASE("failure names are distinct", "[http_client]") {
   CHECK(http::to_string(http::failure::refused) == "refused");
   CHECK(http::to_string(http::failure::body_too_large) == "body_too_large");
   CHECK(http::to_string(http::failure::too_many_redirects) == "too_many_redirects");
+}
+
+TEST_CASE("client throws when its caller is cancelled", "[http_client]") {
+  support::raw_server silent([](int fd) {
+    if (support::read_request(fd)) support::sleep_unless_stopped(10s);
+  });
+  asio::io_context io;
+  http::client client(io.get_executor());
+  const http::client_request request{.url = silent.url("/"), .timeout = 5s};
+  CHECK_THROWS_AS(support::run(io, sidecar::with_timeout(client.fetch(request), 100ms)), sidecar::timeout_error);
 }

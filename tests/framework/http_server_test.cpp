@@ -533,6 +533,33 @@ TEST_CASE("server caps open connections", "[http_server]") {
   CHECK(r.status == 200);
 }
 
+TEST_CASE("server evicts idle keep-alive at the cap", "[http_server]") {
+  server_fixture fixture({.max_connections = 2, .read_timeout = 10s, .idle_timeout = 60s});
+
+  // Two clients that keep their connections open between requests.
+  raw_client older(fixture.port());
+  REQUIRE(older.send(get_request("/hello")));
+  REQUIRE(older.read_response().ok());
+  raw_client newer(fixture.port());
+  REQUIRE(newer.send(get_request("/hello")));
+  REQUIRE(newer.read_response().ok());
+  REQUIRE(fixture.open_connections() == 2);
+
+  // A third client is served; the oldest idle connection makes room.
+  const auto r = support::http_get(fixture.port(), "/hello");
+  CHECK(r.ok());
+  CHECK(r.status == 200);
+  CHECK(older.wait_for_close(3s));
+  CHECK(fixture.rejected_connections() == 0);
+  CHECK(fixture.log_lines(R"("msg":"http idle connection closed to make room")").size() == 1);
+
+  // The newer idle connection still works.
+  REQUIRE(newer.send(get_request("/hello")));
+  const auto again = newer.read_response();
+  CHECK(again.ok());
+  CHECK(again.status == 200);
+}
+
 TEST_CASE("server answers 500 when a handler throws", "[http_server]") {
   server_fixture fixture;
 

@@ -78,3 +78,11 @@ TEST_CASE("log level parses its names", "[log]") {
   CHECK_THROWS_WITH(sidecar::parse_log_level("verbose"),
                     "log level \"verbose\" is not valid, expected debug, info, warn or error");
 }
+
+TEST_CASE("log replaces invalid UTF-8", "[log]") {
+  std::string out;
+  sidecar::append_json_string(out, "caf\xc3\xa9 \xe9t\xe9 \xff \xed\xa0\x80 \xf0\x9f\x98\x80 \xc3");
+  // Valid sequences stay; each invalid byte becomes U+FFFD.
+  CHECK(out == "\"caf\xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+               "\xf0\x9f\x98\x80 \xef\xbf\xbd\"");
+}

@@ -178,3 +178,24 @@ TEST_CASE("backoff doubles up to the maximum", "[supervisor]") {
   CHECK(policy.delay(3) == 800ms);
   CHECK(policy.delay(20) == 30s);
 }
+
+TEST_CASE("supervisor forgets a removed duty", "[supervisor]") {
+  fixture f;
+  f.duties.start({"dropped", [](sidecar::duty_context&) -> asio::awaitable<void> {
+                    throw std::runtime_error("boom");
+                    co_return;
+                  }});
+  f.io.run_for(30ms);
+  REQUIRE(f.duties.restarts("dropped") >= 1);
+
+  // Running duties are not forgotten.
+  f.duties.forget("dropped");
+  CHECK(f.duties.restarts("dropped") >= 1);
+
+  asio::co_spawn(f.io, f.duties.stop({}, 1s), asio::detached);
+  f.io.restart();
+  f.io.run_for(200ms);
+  f.duties.forget("dropped");
+  CHECK(f.duties.restarts("dropped") == 0);
+  CHECK(f.metrics.render().find("duty=\"dropped\"") == std::string::npos);
+}

@@ -12,7 +12,9 @@
 // `co_await client.fetch({.url = ...})` corrupts the heap.
 //
 // Failures come back as values with a reason, never as exceptions, because a
-// failing main app is what a sidecar exists to report. Every call has a
+// failing main app is what a sidecar exists to report. The exception is
+// cancellation: a call whose caller is cancelled throws
+// boost::system::system_error with operation_aborted. Every call has a
 // deadline covering resolve, connect, write and read; `connect_timeout`
 // bounds the connect step alone. A body larger than `max_body` is a
 // `body_too_large` failure and is never held in memory whole. Connections

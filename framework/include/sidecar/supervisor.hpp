@@ -54,6 +54,10 @@ class supervisor {
   asio::awaitable<std::vector<std::string>> stop(std::vector<std::string> names,
                                                  std::chrono::steady_clock::duration grace);
 
+  // Removes the restart count and its series of a duty that is gone for
+  // good, such as one a reload dropped. Does nothing while it runs.
+  void forget(const std::string& name);
+
   std::vector<std::string> running() const;
   std::uint64_t restarts(const std::string& name) const;
 

@@ -376,6 +376,10 @@ asio::awaitable<next_step> serve_request(server_state& state, beast::tcp_stream&
     }
     co_return co_await reject_request(state, stream, *status, version);
   }
+  // RFC 9112, section 3.2: an HTTP/1.1 request without Host is answered 400.
+  if (version == 11 && parser.get().find(beast_http::field::host) == parser.get().end()) {
+    co_return co_await reject_request(state, stream, 400, version);
+  }
 
   // Body, with a budget of its own. A client that sent "Expect: 100-continue"
   // waits for the interim response before it sends the body.

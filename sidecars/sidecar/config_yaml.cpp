@@ -37,6 +37,11 @@ constexpr std::string_view latency_keys[] = {"http", "every", "expect", "buckets
 constexpr std::string_view schedule_keys[] = {"http", "every", "expect"};
 constexpr std::string_view duration_hint = "expected a number with a unit such as 250ms, 5s or 1m";
 
+// The longest duration a config may give. Deadlines and timers add a
+// duration to the current steady_clock time, which overflows near 292 years;
+// a year is far beyond any sensible period or timeout.
+constexpr std::chrono::milliseconds max_config_duration = std::chrono::hours(24 * 366);
+
 }  // namespace
 
 std::string join(key_list words, std::string_view last_separator) {
@@ -233,6 +238,9 @@ std::chrono::milliseconds config_parser::read_duration(const node_ref& ref, bool
   }
   if (!allow_zero && duration->count() <= 0) {
     fail(ref, '"' + text + "\" is too short, expected a duration of at least 1ms");
+  }
+  if (*duration > max_config_duration) {
+    fail(ref, '"' + text + "\" is too long, expected a duration of at most 8784h (366 days)");
   }
   return *duration;
 }

@@ -533,6 +533,21 @@ TEST_CASE("server caps open connections", "[http_server]") {
   CHECK(r.status == 200);
 }
 
+TEST_CASE("server rejects HTTP/1.1 without Host", "[http_server]") {
+  server_fixture fixture;
+  raw_client client(fixture.port());
+  REQUIRE(client.send("GET /hello HTTP/1.1\r\n\r\n"));
+  const auto r = client.read_response();
+  REQUIRE(r.ok());
+  CHECK(r.status == 400);
+
+  raw_client old_client(fixture.port());
+  REQUIRE(old_client.send("GET /hello HTTP/1.0\r\n\r\n"));
+  const auto old_r = old_client.read_response();
+  REQUIRE(old_r.ok());
+  CHECK(old_r.status == 200);
+}
+
 TEST_CASE("server evicts idle keep-alive at the cap", "[http_server]") {
   server_fixture fixture({.max_connections = 2, .read_timeout = 10s, .idle_timeout = 60s});
 

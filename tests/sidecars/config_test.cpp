@@ -289,6 +289,11 @@ TEST_CASE("config duration errors", "[config]") {
           "sidecar.yaml:6:37: duties[0].probe.checks[0].http.timeout: \"0s\" is too short, expected a "
           "duration of at least 1ms");
   }
+  SECTION("longer than a year") {
+    CHECK(error_of(probe_with_check("        - http: { url: /s, timeout: 2562047h }\n")) ==
+          "sidecar.yaml:6:37: duties[0].probe.checks[0].http.timeout: \"2562047h\" is too long, expected a "
+          "duration of at most 8784h (366 days)");
+  }
   SECTION("zero drain is allowed") {
     auto config = parse_config("shutdown: { drain: 0s, grace: 1m30s }\n" + probe_with_check("        - file: { path: /x }\n"),
                                "sidecar.yaml");

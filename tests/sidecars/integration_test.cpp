@@ -386,3 +386,30 @@ TEST_CASE("Prometheus scrapes the sidecar", "[integration][prometheus]") {
   CHECK(scraped);
   CHECK(prom.query("up").find(",\"1\"]") != std::string::npos);
 }
+
+TEST_CASE("probe path answers throughout reloads", "[integration]") {
+  support::nginx_server app;
+  app.write_file("status.json", R"({"value": 5})");
+  support::sidecar_process sidecar(ready_config(app.url("")));
+  REQUIRE(sidecar.get("/ready").status == 200);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> not_found{0};
+  std::atomic<int> answered{0};
+  std::thread prober([&] {
+    for (int i = 0; i < 2000 && !done; ++i) {
+      const int status = sidecar.get("/ready", 2s).status;
+      if (status == 404) ++not_found;
+      if (status == 200) ++answered;
+    }
+  });
+  int reloaded = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (sidecar.post("/-/reload").status == 200) ++reloaded;
+  }
+  done = true;
+  prober.join();
+  CHECK(reloaded == 20);
+  CHECK(not_found == 0);
+  CHECK(answered > 0);
+}

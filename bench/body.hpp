@@ -1,16 +1,16 @@
 #pragma once
 
-// Request bodies for the micro-benchmarks: a JSON status document of about a
-// given size, shaped like the status files that probes read.
+// Response bodies for the micro-benchmarks: a JSON status document of a given
+// size, shaped like the status files that probes read.
 
 #include <cstddef>
 #include <string>
 
 namespace sidecar::bench {
 
-// A JSON object of at least `size` bytes, and at most 64 bytes more. It starts
-// with "value": 5, then holds an array "items" of small objects, and ends
-// with "last": "end", so a pointer can name a value at either end.
+// A JSON object of `size` bytes or a few more. It starts with "value": 5,
+// then contains an array "items" of small objects, and ends with
+// "last": "end", so a pointer can name a value at either end.
 inline std::string make_status_body(std::size_t size) {
   std::string body = R"({"value": 5, "items": [)";
   for (int i = 0; body.size() + 64 < size; ++i) {

@@ -124,10 +124,6 @@ class processes:
         for _, proc in list(self.running.values()):
             self.stop(proc)
 
-    def log_of(self, name):
-        path = os.path.join(self.directory, name + ".log")
-        return open(path, errors="replace").read() if os.path.exists(path) else ""
-
     def run(self, argv, timeout):
         """Run `argv` to completion and return its standard output."""
         self.record(argv)
@@ -146,7 +142,7 @@ def free_port():
 
 
 def descendants(pid):
-    """The PIDs of `pid` and of all its children, grandchildren and so on."""
+    """Return the PIDs of `pid` and of all its children, grandchildren and so on."""
     parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -208,7 +204,7 @@ def http_get(url, timeout=2):
         conn.close()
 
 
-def good_answer(url, expect=None):
+def good_response(url, expect=None):
     try:
         status, body = http_get(url)
     except OSError:
@@ -216,23 +212,23 @@ def good_answer(url, expect=None):
     return status == 200 and (expect is None or expect in body)
 
 
-def wait_for_answer(url, proc, name, expect=None, timeout=15):
-    """Wait until `url` answers 200 (with `expect` in the body); raise when `proc` exits first."""
+def wait_for_response(url, proc, name, expect=None, timeout=15):
+    """Wait until `url` responds 200 (with `expect` in the body); raise when `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if good_answer(url, expect):
+        if good_response(url, expect):
             return
         if proc.poll() is not None:
-            raise RuntimeError(f"{name}: exited with status {proc.returncode} before {url} answered")
+            raise RuntimeError(f"{name}: exited with status {proc.returncode} before {url} responded")
         time.sleep(0.02)
-    raise RuntimeError(f"{name}: no good answer from {url} within {timeout} s")
+    raise RuntimeError(f"{name}: no good response from {url} within {timeout} s")
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
 def parse_wrk(output):
-    """Requests/s, total requests, non-2xx answers, socket errors and p50/p99 in ms."""
+    """Parse requests/s, total requests, non-2xx responses, socket errors and p50/p99 in ms."""
 
     def latency(percent):
         match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
@@ -270,7 +266,15 @@ def number(value, digits=None):
     if value is None:
         return "-"
     if digits is None:
-        digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2 if abs(value) >= 1 else 3
+        # Three significant digits or so: 12,345 / 12.3 / 1.23 / 0.123.
+        if abs(value) >= 100:
+            digits = 0
+        elif abs(value) >= 10:
+            digits = 1
+        elif abs(value) >= 1:
+            digits = 2
+        else:
+            digits = 3
     return f"{value:,.{digits}f}"
 
 
@@ -285,7 +289,11 @@ def ranged(stat, digits=None):
 
 
 def ratio_text(value):
-    return "-" if value is None else f"{value:,.1f}×" if value < 100 else f"{value:,.0f}×"
+    if value is None:
+        return "-"
+    if value < 100:
+        return f"{value:,.1f}×"
+    return f"{value:,.0f}×"
 
 
 def table(header, rows):
@@ -316,7 +324,7 @@ def target_row(bar, measured, met):
 
 
 class bench_context:
-    """What the sections share: settings, the process list, a temporary directory and the app."""
+    """State shared by the sections: settings, the process list, a temporary directory and the app."""
 
     def __init__(self, config, directory):
         self.config = config
@@ -324,7 +332,7 @@ class bench_context:
         self.procs = processes(directory)
         self.app = None
         self.sidecar = os.path.join(config.build_dir, "bin", "sidecar")
-        self.first_answer = os.path.join(config.build_dir, "bin", "first_answer")
+        self.first_response = os.path.join(config.build_dir, "bin", "first_response")
 
     def path(self, name):
         return os.path.join(self.directory, name)
@@ -383,7 +391,7 @@ class nginx_app:
             f.write(NGINX_CONFIG.format(prefix=self.prefix, port=self.port))
         self.argv = [NGINX, "-p", self.prefix + "/", "-c", self.conf]
         self.proc = ctx.procs.start(name, self.argv)
-        wait_for_answer(self.url + "/status.json", self.proc, "nginx")
+        wait_for_response(self.url + "/status.json", self.proc, "nginx")
 
     def put(self, relative, text):
         with open(os.path.join(self.prefix, "html", relative), "w") as f:
@@ -392,10 +400,11 @@ class nginx_app:
     def pids(self):
         return descendants(self.proc.pid)
 
-    def requests(self):
-        """Requests nginx has served, from stub_status (this one included)."""
+    def counters(self):
+        """Connections accepted and requests served, from stub_status (this request included)."""
         _, body = http_get(self.url + "/nginx_status")
-        return int(body.split("\n")[2].split()[2])
+        accepts, _, requests = body.split("\n")[2].split()
+        return int(accepts), int(requests)
 
     def stop(self):
         self.ctx.procs.stop(self.proc)
@@ -436,7 +445,7 @@ class peer:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
         self.proc = ctx.procs.start(name, argv)
-        wait_for_answer(self.url + ready_path, self.proc, name, expect)
+        wait_for_response(self.url + ready_path, self.proc, name, expect)
 
     def pids(self):
         return descendants(self.proc.pid)
@@ -497,20 +506,22 @@ def load(ctx, url, pids, script=None, verify=None):
     `verify`, when given, is called after the runs and returns a problem or None.
     """
     config = ctx.config
+    idle_rss, idle_anon = memory_kib(pids)
     if config.warmup:
         run_wrk(ctx, url, config.warmup, script)
-    idle_rss, idle_anon = memory_kib(pids)
 
     samples = {"rps": [], "p50_ms": [], "p99_ms": [], "cpu_per_1000": [], "app_cpu_per_1000": [],
-               "app_requests_per_request": []}
-    bad_answers = 0
+               "app_requests_per_request": [], "app_connections_per_1000": []}
+    bad_responses = 0
     for _ in range(config.runs):
         cpu_before, app_before = cpu_seconds(pids), cpu_seconds(ctx.app.pids())
-        requests_before = ctx.app.requests()
+        accepts_before, requests_before = ctx.app.counters()
         result = run_wrk(ctx, url, config.duration, script)
         cpu_after, app_after = cpu_seconds(pids), cpu_seconds(ctx.app.pids())
-        # The two stub_status requests of this measurement are not the peer's.
-        app_requests = ctx.app.requests() - requests_before - 1
+        accepts_after, requests_after = ctx.app.counters()
+        # The second stub_status request and its connection are not the peer's.
+        app_requests = requests_after - requests_before - 1
+        app_connections = accepts_after - accepts_before - 1
 
         per_thousand = 1000 / max(result["requests"], 1)
         samples["rps"].append(result["rps"])
@@ -519,15 +530,16 @@ def load(ctx, url, pids, script=None, verify=None):
         samples["cpu_per_1000"].append((cpu_after - cpu_before) * per_thousand)
         samples["app_cpu_per_1000"].append((app_after - app_before) * per_thousand)
         samples["app_requests_per_request"].append(app_requests / max(result["requests"], 1))
-        bad_answers += result["non_2xx"] + result["socket_errors"]
+        samples["app_connections_per_1000"].append(app_connections * per_thousand)
+        bad_responses += result["non_2xx"] + result["socket_errors"]
 
     after_rss, after_anon = memory_kib(pids)
     summary = {name: spread(values) for name, values in samples.items()}
     summary.update(idle_rss_kib=idle_rss, idle_anon_kib=idle_anon, after_rss_kib=after_rss,
-                   after_anon_kib=after_anon, bad_answers=bad_answers)
+                   after_anon_kib=after_anon, bad_responses=bad_responses)
     summary["problem"] = verify() if verify else None
-    if bad_answers:
-        summary["problem"] = f"{bad_answers} answers were not 2xx or failed"
+    if bad_responses:
+        summary["problem"] = f"{bad_responses} responses were not 2xx, or requests failed"
     return summary
 
 
@@ -556,7 +568,7 @@ def run_probe_section(ctx):
     def measure(label, start, path, verify=None, pids=None):
         server = start()
         try:
-            good_answer(server.url + path)
+            good_response(server.url + path)
             measured[label] = load(ctx, server.url + path, pids() if pids else server.pids(),
                                    verify=verify(server) if verify else None)
             order.append(label)
@@ -576,8 +588,9 @@ def run_probe_section(ctx):
 
     def blackbox_verify(server):
         def verify():
-            return None if good_answer(server.url + blackbox_path, "probe_success 1") else \
-                "the last probe did not report probe_success 1"
+            if good_response(server.url + blackbox_path, "probe_success 1"):
+                return None
+            return "the last probe did not report probe_success 1"
         return verify
 
     measure("blackbox", lambda: start_blackbox(ctx), blackbox_path, verify=blackbox_verify)
@@ -598,7 +611,7 @@ def render_probe_section(measured, order):
         ])
     text = table(["peer", "requests/s", "p50 ms", "p99 ms", "CPU s / 1,000 probes",
                   "app requests / probe", "idle RSS MiB", "idle anon MiB", "RSS after MiB",
-                  "answers"], rows)
+                  "responses"], rows)
 
     ours = measured["sidecar on_request"]
     ratios, ratio_rows = [], []
@@ -653,7 +666,7 @@ def run_metrics_section(ctx):
         try:
             status, body = http_get(server.url + path)
             if status != 200:
-                raise RuntimeError(f"{label}: {path} answered {status}, expected 200")
+                raise RuntimeError(f"{label}: {path} returned status {status}, expected 200")
             sizes[label] = (len(body.encode()), series_count(body))
             measured[label] = load(ctx, server.url + path, pids() if pids else server.pids())
             order.append(label)
@@ -677,13 +690,14 @@ def run_metrics_section(ctx):
         rows.append([label, ranged(m["rps"]), ranged(m["p50_ms"], 2), ranged(m["p99_ms"], 2),
                      ranged(m["cpu_per_1000"], 3), app_share(label, m),
                      f"{size:,}", f"{series:,}", m["problem"] or "ok"])
-    text = ("What each scrape does: the sidecar's `/metrics` times `GET /` of the app (its "
-            "latency duty, shared by scrapes that overlap) and renders its registry; Python's "
-            "times `GET /` and renders prometheus_client's default registry; blackbox's "
-            "`/probe?module=latency` times `GET /`; nginx serves a static copy of the "
-            "sidecar's exposition.\n\n")
+    text = ("What each scrape does:\n\n"
+            "- sidecar `/metrics`: its latency duty times `GET /` of the app, once for the "
+            "scrapes that overlap, and the registry is rendered;\n"
+            "- python `/metrics`: times `GET /` and renders prometheus_client's default registry;\n"
+            "- blackbox `/probe?module=latency`: times `GET /`;\n"
+            "- nginx: serves a static copy of the sidecar's exposition.\n\n")
     text += table(["peer", "scrapes/s", "p50 ms", "p99 ms", "CPU s / 1,000 scrapes",
-                   "app requests / scrape", "bytes", "series", "answers"], rows)
+                   "app requests / scrape", "bytes", "series", "responses"], rows)
 
     ratios = []
     for label in ("python", "blackbox"):
@@ -696,8 +710,9 @@ def run_metrics_section(ctx):
 # Section: start-up
 
 
-def time_first_answer(ctx, argv, url, expect=None):
-    helper = [ctx.first_answer, "--timeout-ms", "10000", "--log", ctx.path("first-answer.log")]
+def time_first_response(ctx, argv, url, expect=None):
+    """Start `argv` and return the milliseconds to its first good response from `url`."""
+    helper = [ctx.first_response, "--timeout-ms", "10000", "--log", ctx.path("first-response.log")]
     if expect:
         helper += ["--expect", expect]
     return float(ctx.procs.run(helper + [url, "--"] + argv, timeout=30).strip())
@@ -748,20 +763,20 @@ def run_startup_section(ctx):
         times = []
         for _ in range(ctx.config.startups):
             argv, url, expect = command()
-            times.append(time_first_answer(ctx, argv, url, expect))
+            times.append(time_first_response(ctx, argv, url, expect))
         measured[label] = spread(times)
 
     ours = measured["sidecar on_request"]["median"]
     rows = [[label, ranged(m, 2), ratio_text(divide(m["median"], ours))] for label, m in measured.items()]
-    text = (f"Milliseconds from fork and exec to the first good answer, {ctx.config.startups} starts "
-            "each, measured by `bench/tools/first_answer` (a new connection and `GET` every "
-            "100 µs). A good answer is status 200 from the probe path, with `probe_success 1` "
-            "in blackbox's body. The sidecar's first answer includes its first check of the "
-            "app; in periodic mode that check runs when the duty starts.\n\n")
-    text += table(["peer", "ms to first answer", "peer ÷ sidecar on_request"], rows)
+    text = (f"Milliseconds from fork and exec to the first good response, {ctx.config.startups} starts "
+            "each, measured by `bench/tools/first_response` (a new connection and `GET` every "
+            "100 µs). A good response is status 200 from the probe path, with `probe_success 1` "
+            "in blackbox's body. The sidecar's first response includes its first check of the "
+            "app, which in periodic mode runs when the duty starts.\n\n")
+    text += table(["peer", "ms to first response", "peer ÷ sidecar on_request"], rows)
     ratios = [{"metric": "start-up", "peer": label, "value": divide(measured[label]["median"], ours)}
               for label in ("python", "blackbox", "nginx")]
-    targets = [target_row("start to first answer ≤ 5 ms", f"{number(ours, 2)} ms", ours <= 5)]
+    targets = [target_row("start to first response ≤ 5 ms", f"{number(ours, 2)} ms", ours <= 5)]
     return section_result("Start-up", text, ratios, targets, {"measured": measured})
 
 
@@ -770,14 +785,25 @@ def run_startup_section(ctx):
 
 
 def rotation_script(ctx, name, paths):
-    """A wrk script that sends each request to the next path of `paths`."""
+    """Write a wrk script that sends each request to the next path of `paths`.
+
+    Each wrk thread starts at its own offset into the list, spaced evenly, so
+    that the threads do not ask for the same path at the same moment and share
+    its evaluation.
+    """
     quoted = ", ".join(json.dumps(p) for p in paths)
     return ctx.write(name + ".lua", (
         f"local paths = {{{quoted}}}\n"
+        f"local threads = {WRK_THREADS}\n"
         "local requests = {}\n"
-        "local next_index = 0\n"
+        "local started = 0\n"
+        "function setup(thread)\n"
+        "  thread:set('offset', math.floor(started * #paths / threads))\n"
+        "  started = started + 1\n"
+        "end\n"
         "function init(args)\n"
         "  for i, path in ipairs(paths) do requests[i] = wrk.format('GET', path) end\n"
+        "  next_index = offset\n"
         "end\n"
         "function request()\n"
         "  next_index = next_index % #requests + 1\n"
@@ -805,9 +831,9 @@ def run_scale_section(ctx):
             name = f"scale-{mode}-{size}"
             server = start_sidecar(ctx, name, duties)
             try:
-                # Evaluate each duty once, so that every duty holds its first result.
+                # Evaluate each duty once, so that every duty has stored its first result.
                 for path in paths:
-                    wait_for_answer(server.url + path, server.proc, name)
+                    wait_for_response(server.url + path, server.proc, name)
                 time.sleep(0.5)
                 pids = server.pids()
                 scrape = scrape_ms(server.url + "/metrics")
@@ -817,43 +843,56 @@ def run_scale_section(ctx):
                 server.stop()
             if mode == "on_request":
                 argv, url = sidecar_start_command(ctx, name + "-start", duties)
-                summary["start_ms"] = spread([time_first_answer(ctx, argv, url + paths[-1])
+                summary["start_ms"] = spread([time_first_response(ctx, argv, url + paths[-1])
                                               for _ in range(3)])
             results[f"{mode} {size}"] = summary
     return render_scale_section(ctx, results)
+
+
+def per_duty_kib(results, mode, size, key):
+    """(memory(N) - memory(1)) / (N - 1) in KiB, for `key` of the load summary."""
+    if size == 1:
+        return None
+    return (results[f"{mode} {size}"][key] - results[f"{mode} 1"][key]) / (size - 1)
 
 
 def render_scale_section(ctx, results):
     sizes = ctx.config.scale_sizes
     text = ("One sidecar with N probe duties, each on its own path (`/ready-0` to `/ready-N-1`) "
             "with one HTTP check of the app. wrk sends each request to the next path in turn, "
-            "so with many duties concurrent requests rarely share an evaluation. Memory is read "
-            "after each duty has answered once. Per duty = (RSS(N) - RSS(1)) / (N - 1). "
-            "Start-up is fork and exec to the first 200 from the last duty's path, 3 starts.\n\n")
+            "so with many duties concurrent requests rarely share an evaluation.\n\n"
+            "- Idle memory is read after each duty has responded once. Memory after load is "
+            "read when each duty's history of results is full.\n"
+            "- Per duty = (RSS(N) - RSS(1)) / (N - 1). The anon column does the same for "
+            "RssAnon, the private heap and stacks.\n"
+            "- Start-up is fork and exec to the first 200 from the last duty's path, 3 starts.\n\n")
     rows, targets = [], []
     for mode in ("on_request", "periodic"):
-        base = results[f"{mode} 1"]
         for size in sizes:
             m = results[f"{mode} {size}"]
-            per_duty = per_anon = None
-            if size > 1:
-                per_duty = (m["idle_rss_kib"] - base["idle_rss_kib"]) / (size - 1)
-                per_anon = (m["idle_anon_kib"] - base["idle_anon_kib"]) / (size - 1)
-            rows.append([mode, f"{size:,}", ranged(m["rps"]), ranged(m["p99_ms"], 2),
-                         ranged(m["cpu_per_1000"], 3), number(mib(m["idle_rss_kib"]), 1),
-                         number(per_duty, 1), number(per_anon, 1), number(mib(m["after_rss_kib"]), 1),
-                         f"{m['series']:,}", number(m["scrape_ms"], 2),
-                         ranged(m["start_ms"], 1) if "start_ms" in m else "-", m["problem"] or "ok"])
-        largest = results[f"{mode} {sizes[-1]}"]
-        per_duty = (largest["idle_rss_kib"] - base["idle_rss_kib"]) / (sizes[-1] - 1)
+            rows.append([
+                mode, f"{size:,}", ranged(m["rps"]), ranged(m["p99_ms"], 2), ranged(m["cpu_per_1000"], 3),
+                number(median(m, "app_requests_per_request"), 2),
+                number(median(m, "app_connections_per_1000"), 1),
+                number(mib(m["idle_rss_kib"]), 1), number(mib(m["after_rss_kib"]), 1),
+                number(per_duty_kib(results, mode, size, "idle_rss_kib"), 1),
+                number(per_duty_kib(results, mode, size, "after_rss_kib"), 1),
+                number(per_duty_kib(results, mode, size, "after_anon_kib"), 1),
+                f"{m['series']:,}", number(m["scrape_ms"], 2),
+                ranged(m["start_ms"], 1) if "start_ms" in m else "-", m["problem"] or "ok"])
+
+        largest, base = results[f"{mode} {sizes[-1]}"], results[f"{mode} 1"]
+        per_duty = per_duty_kib(results, mode, sizes[-1], "after_rss_kib")
         targets.append(target_row(f"{mode}, {sizes[-1]:,} duties: memory per duty < 16 KiB",
-                                  f"{number(per_duty, 1)} KiB", per_duty < 16))
-        kept = divide(median(largest, "rps"), median(base, "rps"))
+                                  f"{number(per_duty, 1)} KiB after load", per_duty < 16))
+        throughput_kept = divide(median(largest, "rps"), median(base, "rps"))
         targets.append(target_row(f"{mode}, {sizes[-1]:,} duties: requests/s ≥ ½ of 1 duty",
-                                  f"{number(kept, 2)} of 1 duty", kept is not None and kept >= 0.5))
-    text += table(["mode", "duties", "requests/s", "p99 ms", "CPU s / 1,000 probes", "idle RSS MiB",
-                   "KiB / duty", "anon KiB / duty", "RSS after MiB", "/metrics series",
-                   "/metrics ms", "start ms", "answers"], rows)
+                                  f"{number(throughput_kept, 2)} of 1 duty",
+                                  throughput_kept is not None and throughput_kept >= 0.5))
+    text += table(["mode", "duties", "requests/s", "p99 ms", "CPU s / 1,000 probes",
+                   "app requests / probe", "app connections / 1,000 probes", "idle RSS MiB",
+                   "RSS after MiB", "KiB / duty idle", "KiB / duty after", "anon KiB / duty after",
+                   "/metrics series", "/metrics ms", "start ms", "responses"], rows)
     return section_result("Scale", text, [], targets, {"results": results})
 
 
@@ -887,7 +926,7 @@ def run_micro_section(ctx):
                 raise RuntimeError(f"{program}: {b['name']}: {b.get('error_message')}")
             scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3}[b["time_unit"]]
             by_name.setdefault(b["run_name"], []).append(
-                (b["real_time"] * scale, b.get("bytes_per_second"), b.get("series")))
+                (b["cpu_time"] * scale, b.get("bytes_per_second"), b.get("series")))
         for name, samples in by_name.items():
             times = spread([s[0] for s in samples])
             throughput = statistics.median([s[1] for s in samples]) / 2**20 if samples[0][1] else None
@@ -901,8 +940,10 @@ def run_micro_section(ctx):
                          number(throughput, 0), note])
             raw[name] = {"us": times, "mib_per_s": throughput}
     text = (f"Google Benchmark programs in `bench/`, {ctx.config.runs} repetitions each, "
-            f"`--benchmark_min_time={ctx.config.bench_min_time}`. Time is wall-clock per iteration.\n\n")
-    text += table(["unit", "benchmark", "µs per iteration", "MiB/s", "cost"], rows)
+            f"`--benchmark_min_time={ctx.config.bench_min_time}`. Time is CPU time per "
+            "iteration, which other work on the machine disturbs less than wall-clock time, "
+            "and MiB/s is Google Benchmark's rate from the same CPU time.\n\n")
+    text += table(["unit", "benchmark", "CPU µs per iteration", "MiB/s", "cost"], rows)
     return section_result("Micro-benchmarks", text, [], [], raw)
 
 
@@ -985,6 +1026,7 @@ def render_results(results):
         for t in results["sections"].get(name, {}).get("targets", []):
             rows.append([t["bar"], t["measured"], "met" if t["met"] else "**missed**"])
     out.append(table(["target", "measured", "result"], rows) + "\n")
+    out.append("The findings above say why each missed target is missed.\n")
 
     out.append("### Ratios\n")
     out.append("![Ratios of each peer to the sidecar](benchmarks-ratios.png)\n")
@@ -996,6 +1038,9 @@ def render_results(results):
         section = results["sections"].get(name)
         if section:
             out.append(f"### {section['title']}\n")
+            if "load" in section:
+                out.append(f"Run {section['run']}, load average (1 min) {section['load'][0]:.2f} "
+                           f"before and {section['load'][1]:.2f} after this section.\n")
             out.append(section["markdown"] + "\n")
 
     out.append("### Commands\n")
@@ -1074,7 +1119,7 @@ def parse_args(argv):
         prog="bench/compare",
         description="Benchmark the sidecar against Python, blackbox_exporter and nginx on this machine.")
     parser.add_argument("--quick", action="store_true",
-                        help="2 s loads, fewer start-ups and short micro-benchmarks (about 3 minutes)")
+                        help="2 s loads, fewer start-ups and short micro-benchmarks (about 2 minutes)")
     parser.add_argument("--only", default="",
                         help="comma-separated sections to run: " + ", ".join(SECTIONS))
     parser.add_argument("--runs", type=int, help="repetitions of each load (default 3, at least 3)")
@@ -1082,6 +1127,10 @@ def parse_args(argv):
     parser.add_argument("--build-dir", default=os.environ.get("BUILD_DIR", os.path.join(ROOT, "build")),
                         help="CMake build directory (default build/, or $BUILD_DIR)")
     parser.add_argument("--skip-build", action="store_true", help="use the programs already built")
+    parser.add_argument("--sidecar", help="the sidecar binary to measure (default BUILD_DIR/bin/sidecar), "
+                        "for comparing two builds")
+    parser.add_argument("--print-only", action="store_true",
+                        help="print the tables and write nothing under docs/")
     parser.add_argument("--keep-temp", action="store_true",
                         help="keep the temporary directory with configs and logs")
     args = parser.parse_args(argv)
@@ -1113,6 +1162,8 @@ def main(argv):
     directory = tempfile.mkdtemp(prefix="sidecar-bench-")
     os.chmod(directory, 0o755)  # nginx's workers run as another user and must read the files
     ctx = bench_context(config, directory)
+    if args.sidecar:
+        ctx.sidecar = os.path.abspath(args.sidecar)
     results = load_results()
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     run = {"quick": config.quick, "runs": config.runs, "duration": config.duration,
@@ -1120,13 +1171,16 @@ def main(argv):
     started = time.monotonic()
     try:
         for name in names:
+            print(f"bench/compare: {name} ...", flush=True)
+            # The commands of a section include the main app's when the section starts it.
+            first_command = len(ctx.procs.commands)
             if name not in STANDALONE and ctx.app is None:
                 ctx.app = nginx_app(ctx)
-            print(f"bench/compare: {name} ...", flush=True)
-            first_command = len(ctx.procs.commands)
+            load_before = os.getloadavg()[0]
             section = SECTIONS[name](ctx)
             results["sections"][name] = dict(dataclasses.asdict(section), run=run_id,
-                                             commands=ctx.procs.commands[first_command:])
+                                             commands=ctx.procs.commands[first_command:],
+                                             load=[load_before, os.getloadavg()[0]])
             print(section.markdown + "\n", flush=True)
     finally:
         ctx.procs.stop_all()
@@ -1136,6 +1190,8 @@ def main(argv):
             shutil.rmtree(directory, ignore_errors=True)
 
     run["load_after"] = os.getloadavg()[0]
+    if args.print_only:
+        return 0
     results["runs"][run_id] = run
     # Drop runs that no section refers to any more.
     used = {s["run"] for s in results["sections"].values()}

@@ -1,13 +1,14 @@
-// Measures how long a server takes from exec to its first good answer.
+// Measures how long a server takes from exec to its first good response.
 //
-//   first_answer [--expect TEXT] [--timeout-ms N] [--log FILE] URL -- PROGRAM [ARG...]
+//   first_response [--expect TEXT] [--timeout-ms N] [--log FILE] URL -- PROGRAM [ARG...]
 //
 // Forks, execs PROGRAM, and sends GET URL on a new connection every 100 us
-// until the answer has status 200 and, with --expect, a body containing TEXT.
-// Prints the milliseconds from just before fork to that answer, then stops the
-// program with SIGTERM (SIGKILL after 5 s). URL is http://IPV4:PORT/PATH.
-// Exits 1 when the program exits first or no good answer comes within
-// --timeout-ms (default 10000), and 2 on a malformed command line.
+// until the response has status 200 and, with --expect, a body containing
+// TEXT. Prints the milliseconds from just before fork to that response, then
+// stops the program with SIGTERM (SIGKILL after 5 s). URL is
+// http://IPV4:PORT/PATH. Exits 1 when the program exits first or no good
+// response comes within --timeout-ms (default 10000), and 2 on a malformed
+// command line.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -54,8 +55,8 @@ struct options {
 
 [[noreturn]] void usage_error(const std::string& problem) {
   std::fprintf(stderr,
-               "first_answer: %s\n"
-               "usage: first_answer [--expect TEXT] [--timeout-ms N] [--log FILE] URL -- PROGRAM [ARG...]\n",
+               "first_response: %s\n"
+               "usage: first_response [--expect TEXT] [--timeout-ms N] [--log FILE] URL -- PROGRAM [ARG...]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -114,7 +115,7 @@ options parse_command_line(int argc, char** argv) {
 pid_t start(const options& opts) {
   const pid_t pid = fork();
   if (pid < 0) {
-    std::perror("first_answer: fork failed");
+    std::perror("first_response: fork failed");
     std::exit(1);
   }
   if (pid > 0) return pid;
@@ -130,8 +131,9 @@ pid_t start(const options& opts) {
   _exit(127);
 }
 
-// One GET on a new connection; true when the answer is 200 and contains `expect`.
-bool answered(const options& opts) {
+// Sends one GET on a new connection; true when the response is 200 and its
+// body contains `expect`.
+bool responded(const options& opts) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   struct closer {
@@ -148,7 +150,7 @@ bool answered(const options& opts) {
     return false;
   }
 
-  // Read until the server closes, as Connection: close asks.
+  // Read until the server closes the connection, as Connection: close requests.
   std::string response;
   char buffer[16384];
   for (;;) {
@@ -183,15 +185,15 @@ int main(int argc, char** argv) {
 
   const auto started = clock_type::now();
   const pid_t pid = start(opts);
-  while (!answered(opts)) {
+  while (!responded(opts)) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      std::fprintf(stderr, "first_answer: %s exited with status %d before a good answer\n",
+      std::fprintf(stderr, "first_response: %s exited with status %d before a good response\n",
                    opts.command[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
       return 1;
     }
     if (clock_type::now() - started > opts.timeout) {
-      std::fprintf(stderr, "first_answer: no good answer from %s within %lld ms\n",
+      std::fprintf(stderr, "first_response: no good response from %s within %lld ms\n",
                    opts.url.host_port.c_str(), static_cast<long long>(opts.timeout.count()));
       stop(pid);
       return 1;

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "sidecar/metrics.hpp"
 
@@ -286,11 +287,20 @@ asio::awaitable<void> probe::run() {
     co_return;
   }
 
+  // The first evaluation runs at once, so the endpoint has an answer soon
+  // after start. The next one waits an extra random part of the period, so
+  // that many probes started together do not keep evaluating in step and
+  // hit the main app in bursts.
   asio::steady_timer timer(executor);
+  std::minstd_rand random(std::random_device{}());
+  std::uniform_int_distribution<std::int64_t> offset(0, std::max<std::int64_t>(options_.every.count() - 1, 0));
+  auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(offset(random));
   for (;;) {
-    const auto started = std::chrono::steady_clock::now();
     co_await evaluate_checks();
-    timer.expires_at(started + options_.every);
+    // An evaluation that outlasts the period delays the next one rather
+    // than causing a burst of evaluations to catch up.
+    next = std::max(next + options_.every, std::chrono::steady_clock::now());
+    timer.expires_at(next);
     co_await timer.async_wait(asio::use_awaitable);
   }
 }

@@ -82,7 +82,7 @@ struct client_result {
 };
 
 struct client_options {
-  std::size_t max_idle_per_host = 4;
+  std::size_t max_idle_per_host = 32;
   std::chrono::milliseconds idle_timeout{30000};
   std::string user_agent = "sidecar";
 };

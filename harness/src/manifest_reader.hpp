@@ -1,9 +1,9 @@
 #pragma once
 
-// The pieces shared by the manifest parser's files: a reader that walks one
-// YAML document and names the field path in every message, the scalar
-// conversions with the Kubernetes API server's typing rules, and the name
-// checks the API server applies.
+// The pieces shared by the manifest parser's files. A reader walks one YAML
+// document and names the field path in every message. Scalar conversions
+// follow the Kubernetes API server's typing rules, and the name checks are
+// the ones the API server applies.
 
 #include <cstdint>
 #include <functional>
@@ -20,8 +20,9 @@
 
 namespace podsim::detail {
 
-// What a plain (unquoted) YAML scalar resolves to. The API server reads YAML
-// through a YAML 1.1 resolver, so `yes`, `on` and `0x1F` are not strings.
+// The type that a plain (unquoted) YAML scalar resolves to. The API server
+// reads YAML through a YAML 1.1 resolver, so `yes`, `on` and `0x1F` are not
+// strings.
 enum class scalar_kind { null, boolean, integer, floating, string };
 scalar_kind classify_plain_scalar(std::string_view text);
 
@@ -54,8 +55,12 @@ class manifest_reader {
   // other key is unknown. Both go through reject_field, except that an
   // unsupported field with an empty value (null, {} or []) changes nothing
   // and is skipped without a word. Duplicate keys are an error.
-  void read_map(const YAML::Node& node, const std::string& path, std::initializer_list<field_handler> fields,
+  void read_map(const YAML::Node& node, const std::string& path, std::span<const field_handler> fields,
                 std::span<const std::string_view> unsupported = {}) const;
+  void read_map(const YAML::Node& node, const std::string& path, std::initializer_list<field_handler> fields,
+                std::span<const std::string_view> unsupported = {}) const {
+    read_map(node, path, std::span<const field_handler>(fields.begin(), fields.size()), unsupported);
+  }
 
   // Scalars, typed as the API server types them: a plain `8080` is a number
   // and not a string, a quoted "8080" is a string and not a number.
@@ -92,16 +97,16 @@ bool is_config_map_key(std::string_view text);
 bool is_env_var_name(std::string_view text);
 bool is_http_header_name(std::string_view text);
 
-// The rule behind each name check, for messages.
+// The rule behind each name check, for messages: "expected a name of " + rule.
 inline constexpr std::string_view dns1123_label_rule =
-    "expected at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
+    "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
 inline constexpr std::string_view dns1123_subdomain_rule =
-    "expected at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
+    "at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
 inline constexpr std::string_view dns1035_label_rule =
-    "expected at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or "
+    "at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or "
     "digit";
 inline constexpr std::string_view port_name_rule =
-    "expected at most 15 lowercase letters, digits and '-', with at least one letter and no '--'";
+    "at most 15 lowercase letters, digits and '-', with at least one letter and no '--'";
 
 // Reads the spec of a Pod or of a pod template; `path` is "spec" or
 // "spec.template.spec".

@@ -1,30 +1,29 @@
 #!/usr/bin/env bash
-# Runs the sidecar beside a real app and a real Prometheus, and shows the
-# readiness probe following the app's status file.
+# The demo: deploy/examples/demo.yaml run by podsim, as root. It has a
+# Deployment of two pods, each with nginx as the main container and the
+# sidecar beside it, and a Service in front on 127.0.0.1:8080. A real
+# Prometheus scrapes the sidecars through podsim's file_sd targets file.
 #
 #   scripts/demo.sh [--keep]
 #
-# Steps: install the packages (scripts/install-deps.sh demo), build the
-# sidecar, then start on 127.0.0.1
-#   nginx       on APP_PORT (default 8080), the "main container", serving
-#               status.json, / and POST /flush (deploy/examples/nginx.conf)
-#   sidecar     on SIDECAR_PORT (default 9090), with deploy/examples/sidecar.yaml
-#   Prometheus  on PROM_PORT (default 9099), scraping the sidecar every second
-# and show, with timestamps: /ready answering 200, status.json flipped to
-# value 4 and /ready turning 503 with the reason, the flip back to 200, and
-# what Prometheus recorded for sidecar_probe_success and sidecar_latency_seconds.
+# It shows, with timestamps: the pods coming up and the time until both are
+# ready, the Service balancing over both, one pod's app switched to
+# "value": 4 so that its sidecar's /ready fails, the pod leaving the Service
+# while the other keeps serving, what Prometheus records for
+# sidecar_probe_success per pod, and the way back. scripts/demo-processes.sh
+# runs the same sidecar without pods.
 #
-# BUILD_DIR (default build) is the build directory, as for scripts/build.sh.
-#
-# Without --keep every process started here is stopped by its PID on exit,
-# on error and on Ctrl-C. With --keep they stay up, and their PIDs, URLs and
-# the command that stops them are printed.
+# BUILD_DIR (default build) is the build directory, as for scripts/build.sh;
+# SERVICE_PORT must stay 8080 (the Service's port in the manifest); PROM_PORT
+# (default 9099) is Prometheus' port. Without --keep, podsim and Prometheus
+# are stopped by their PIDs on exit, on error and on Ctrl-C, and podsim
+# removes every namespace, mount, cgroup and veth it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-app_port=${APP_PORT:-8080}
-sidecar_port=${SIDECAR_PORT:-9090}
+build_dir=${BUILD_DIR:-build}
+service_port=8080
 prom_port=${PROM_PORT:-9099}
 keep=false
 for arg in "$@"; do
@@ -41,18 +40,19 @@ for arg in "$@"; do
   esac
 done
 
-# How long each process may take to start, and each change to show.
-start_timeout=30
-change_timeout=20
-# How long each state is kept after Prometheus has seen it, so that the
-# query_range at the end has a few samples of each.
-hold_seconds=3
+# How long the pods may take to become ready, and each change to show.
+start_timeout=60
+change_timeout=30
 
 say() { printf '%s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 fail() {
   say "demo: $*" >&2
   exit 1
 }
+
+if [[ $(id -u) -ne 0 ]]; then
+  fail "podsim needs root for namespaces, mounts and cgroups; run as root"
+fi
 
 # --- Processes and cleanup -------------------------------------------------
 
@@ -65,17 +65,17 @@ cleanup() {
   trap - EXIT INT TERM
   if $keep && [[ $status -eq 0 ]]; then return; fi
   local i
+  # podsim first: it stops the pods within their grace periods.
   for i in "${!pids[@]}"; do
     kill -TERM "${pids[$i]}" 2>/dev/null || true
   done
   for i in "${!pids[@]}"; do
-    # Up to 5 s for a clean exit, then SIGKILL.
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
       kill -0 "${pids[$i]}" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "${pids[$i]}" 2>/dev/null; then
-      echo "demo: ${names[$i]} (PID ${pids[$i]}) ignored SIGTERM, sending SIGKILL" >&2
+      echo "demo: ${names[$i]} (PID ${pids[$i]}) did not stop within 30s, sending SIGKILL" >&2
       kill -KILL "${pids[$i]}" 2>/dev/null || true
     fi
     wait "${pids[$i]}" 2>/dev/null || true
@@ -87,7 +87,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Starts a program in the background, with stdout and stderr going to `log`.
 start() {
   local name=$1 log=$2
   shift 2
@@ -97,182 +96,144 @@ start() {
   say "started $name (PID $!): $*"
 }
 
-# Fails with the end of `log` when the process started last has exited.
 require_running() {
-  local name=$1 log=$2
-  if ! kill -0 "${pids[-1]}" 2>/dev/null; then
-    echo "demo: $name exited during startup; last lines of $log:" >&2
-    tail -n 20 "$log" >&2
+  local index=$1 log=$2
+  if ! kill -0 "${pids[$index]}" 2>/dev/null; then
+    echo "demo: ${names[$index]} exited; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
     exit 1
   fi
 }
 
-# Polls `url` until it responds with `code`, while the process started last runs.
-wait_for_http() {
-  local name=$1 log=$2 url=$3 code=$4
-  local deadline=$((SECONDS + start_timeout))
-  while ((SECONDS < deadline)); do
-    require_running "$name" "$log"
-    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true) == "$code" ]]; then
-      say "$name is up: $url responds with $code"
-      return
-    fi
-    sleep 0.2
-  done
-  echo "demo: $name did not respond with $code on $url within ${start_timeout}s; last lines of $log:" >&2
-  tail -n 20 "$log" >&2
-  exit 1
-}
-
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# --- HTTP helpers -------------------------------------------------------------
-
-# Prints the status code of a GET of `url`, then the body, indented.
-http_get() {
-  local response code body
-  response=$(curl -s --max-time 5 -w '\n%{http_code}' "$1" || true)
-  code=${response##*$'\n'}
-  body=${response%$'\n'*}
-  printf '%s\n' "$code"
-  printf '%s\n' "$body" | sed -e '/^$/d' -e 's/^/    /'
-}
-
-ready_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$sidecar_port/ready" || true; }
-
-# Polls /ready until it responds with `code`, then prints the response.
-wait_for_ready() {
-  local code=$1
-  local deadline=$((SECONDS + change_timeout))
-  until [[ $(ready_code) == "$code" ]]; do
-    ((SECONDS < deadline)) || fail "/ready did not respond with $code within ${change_timeout}s"
-    sleep 0.2
-  done
-  say "GET /ready -> $(http_get "http://127.0.0.1:$sidecar_port/ready")"
-}
-
-prom_query() {
-  curl -s --max-time 5 --get --data-urlencode "query=$1" "http://127.0.0.1:$prom_port/api/v1/query"
-}
-
-# The sample value of the first series of an instant query, or nothing.
-prom_value() {
-  prom_query "$1" | grep -o '"value":\[[^]]*\]' | head -n 1 | sed 's/.*,"\([^"]*\)"\]/\1/'
-}
-
-# Polls Prometheus until `expr` has the value `expected`, so that the next
-# step starts after a scrape that saw the change.
-wait_for_prom() {
-  local expr=$1 expected=$2
-  local deadline=$((SECONDS + change_timeout))
-  until [[ $(prom_value "$expr") == "$expected" ]]; do
-    ((SECONDS < deadline)) || fail "Prometheus did not see $expr == $expected within ${change_timeout}s"
-    sleep 0.5
-  done
-  say "Prometheus: $expr = $expected, latency $(prom_value 'max(sidecar_latency_seconds)')s"
-  sleep "$hold_seconds"
-}
-
-# Writes status.json with `value`, renamed into place so nginx never serves half a file.
-set_value() {
-  sed "s/\"value\": *[0-9]*/\"value\": $1/" "$repo/deploy/examples/status.json" >"$work/html/status.json.new"
-  mv "$work/html/status.json.new" "$work/html/status.json"
-  say "status.json now has \"value\": $1"
-}
-
-# --- Check ports, install, build, configure ------------------------------------
-
-for entry in "nginx:$app_port:APP_PORT" "sidecar:$sidecar_port:SIDECAR_PORT" "Prometheus:$prom_port:PROM_PORT"; do
-  IFS=: read -r name port variable <<<"$entry"
-  if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
-    fail "$variable=\"$port\" is not a port, expected a number from 1 to 65535"
-  fi
-  if port_busy "$port"; then
-    fail "port $port for $name is in use on 127.0.0.1; stop what listens there or set $variable to a free port"
-  fi
-done
+# --- Set-up -----------------------------------------------------------------
 
 bash scripts/install-deps.sh demo
-build_dir=${BUILD_DIR:-build}
-BUILD_DIR="$build_dir" bash scripts/build.sh sidecar
-sidecar_bin="$repo/$build_dir/bin/sidecar"
-[[ -x "$sidecar_bin" ]] || fail "$sidecar_bin was not built"
+BUILD_DIR="$build_dir" bash scripts/build.sh sidecar podsim podsim-init
+podsim="$repo/$build_dir/bin/podsim"
 
-work=$(mktemp -d /tmp/sidecar-demo-XXXXXX)
-mkdir -p "$work/html" "$work/logs" "$work/temp" "$work/prometheus"
-cp deploy/examples/status.json "$work/html/status.json"
-sed -e "s|@PREFIX@|$work|g" -e "s|@ROOT@|$work/html|g" -e "s|@PORT@|$app_port|g" \
-  deploy/examples/nginx.conf >"$work/nginx.conf"
-sed -e "s|@SIDECAR_PORT@|$sidecar_port|g" deploy/examples/prometheus.yml >"$work/prometheus.yml"
+for port in "$service_port" "$prom_port" 10250; do
+  if port_busy "$port"; then fail "port $port on 127.0.0.1 is in use; stop what listens there"; fi
+done
 
-# The example config names the default ports; a copy carries the chosen ones.
-sed -e "s|127\.0\.0\.1:8080|127.0.0.1:$app_port|g" -e "s|127\.0\.0\.1:9090|127.0.0.1:$sidecar_port|g" \
-  deploy/examples/sidecar.yaml >"$work/sidecar.yaml"
-grep -q '^listen:' "$work/sidecar.yaml" || sed -i "1i listen: 127.0.0.1:$sidecar_port" "$work/sidecar.yaml"
-"$sidecar_bin" --check-config "$work/sidecar.yaml" >/dev/null || fail "$work/sidecar.yaml is not a valid config"
+work=$(mktemp -d /tmp/sidecar-pod-demo-XXXXXX)
+sed "s|@SIDECAR@|$repo/$build_dir/bin/sidecar|" deploy/examples/demo.yaml >"$work/demo.yaml"
+cat >"$work/prometheus.yml" <<PROM
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: pods
+    file_sd_configs:
+      - files: ["$work/targets.json"]
+        refresh_interval: 1s
+PROM
 
-# --- Start --------------------------------------------------------------------
+# --- The pods ---------------------------------------------------------------
 
-start nginx "$work/logs/nginx.out" /usr/sbin/nginx -p "$work/" -c "$work/nginx.conf"
-wait_for_http nginx "$work/logs/nginx.out" "http://127.0.0.1:$app_port/status.json" 200
+applied_at=$(date +%s.%N)
+start podsim "$work/podsim.log" "$podsim" apply -f "$work/demo.yaml" --file-sd "$work/targets.json"
+start Prometheus "$work/prometheus.log" /usr/bin/prometheus --config.file="$work/prometheus.yml" \
+  --storage.tsdb.path="$work/prometheus" --web.listen-address="127.0.0.1:$prom_port"
 
-start sidecar "$work/logs/sidecar.log" "$sidecar_bin" --config "$work/sidecar.yaml"
-wait_for_http sidecar "$work/logs/sidecar.log" "http://127.0.0.1:$sidecar_port/live" 200
-
-start Prometheus "$work/logs/prometheus.log" /usr/bin/prometheus \
-  --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
-  --web.listen-address="127.0.0.1:$prom_port"
-wait_for_http Prometheus "$work/logs/prometheus.log" "http://127.0.0.1:$prom_port/-/ready" 200
-started_at=$(date +%s)
-
-# --- Show -----------------------------------------------------------------------
-
+# Ready when `podsim get pods` lists two pods at 2/2 Running.
+ready_pods() { "$podsim" get pods 2>/dev/null | awk '$2 == "2/2" && $3 == "Running"' | wc -l; }
+deadline=$((SECONDS + start_timeout))
+until [[ $(ready_pods) -eq 2 ]]; do
+  require_running 0 "$work/podsim.log"
+  ((SECONDS < deadline)) || fail "the pods were not ready within ${start_timeout}s"
+  sleep 0.05
+done
+ready_at=$(date +%s.%N)
+say "both pods ready $(awk -v a="$applied_at" -v b="$ready_at" 'BEGIN { printf "%.2f", b - a }')s after podsim apply"
+"$podsim" get pods -o wide | sed 's/^/    /'
 echo
-say "1. The app reports value 5, which the probe expects."
-wait_for_ready 200
-wait_for_prom 'min(sidecar_probe_success)' 1
-
-echo
-say "2. The app's value changes to 4."
-set_value 4
-wait_for_ready 503
-wait_for_prom 'min(sidecar_probe_success)' 0
-
-echo
-say "3. The app's value is back to 5."
-set_value 5
-wait_for_ready 200
-wait_for_prom 'min(sidecar_probe_success)' 1
-
-echo
-say "4. What Prometheus' HTTP API returns."
-say "GET /api/v1/query?query=sidecar_probe_success"
-echo "    $(prom_query sidecar_probe_success)"
-say "GET /api/v1/query?query=sidecar_latency_seconds"
-echo "    $(prom_query sidecar_latency_seconds)"
-now=$(date +%s)
-say "min(sidecar_probe_success) once a second over the demo (query_range):"
-curl -s --max-time 5 --get --data-urlencode 'query=min(sidecar_probe_success)' \
-  --data-urlencode "start=$started_at" --data-urlencode "end=$now" --data-urlencode 'step=1' \
-  "http://127.0.0.1:$prom_port/api/v1/query_range" |
-  grep -o '\[[0-9.]*,"[^"]*"\]' | tr -d '[]"' |
-  while IFS=, read -r time value; do printf '%s=%s ' "$(date -d "@${time%.*}" +%H:%M:%S)" "$value"; done
+say "events so far (podsim prints them as kubectl get events does):"
+sed 's/^/    /' "$work/podsim.log"
 echo
 
-echo
-say "5. The sidecar's requests as nginx logged them, counted by request line:"
-awk -F'"' '{ print $2 }' "$work/logs/access.log" | sort | uniq -c | sed 's/^/    /'
+mapfile -t pods < <("$podsim" get pods | awk 'NR > 1 { print $1 }')
+pod_ip() { "$podsim" get pods -o wide | awk -v pod="$1" '$1 == pod { print $6 }'; }
+www_dir() { "$podsim" describe pod "$1" | awk '/^  www:/ { found = 1 } found && /Host path:/ { print $3; exit }'; }
+failing=${pods[0]}
+serving=${pods[1]}
 
-# --- Keep or stop -----------------------------------------------------------------
+# The Service answers from both pods; nginx's / names the pod.
+show_service() {
+  local answers
+  answers=$(for _ in 1 2 3 4 5 6; do curl -s --max-time 2 "http://127.0.0.1:$service_port/" || echo "(no answer)"; done)
+  say "GET http://127.0.0.1:$service_port/ six times through the Service:"
+  sort <<<"$answers" | uniq -c | sed 's/^/    /'
+}
+# Waits until the Service's answers come only from `expected` pods (a count).
+wait_for_backends() {
+  local expected=$1 deadline=$((SECONDS + change_timeout))
+  while ((SECONDS < deadline)); do
+    require_running 0 "$work/podsim.log"
+    local seen
+    seen=$(for _ in 1 2 3 4 5 6; do curl -s --max-time 2 "http://127.0.0.1:$service_port/"; done | sort -u | wc -l)
+    [[ $seen -eq $expected ]] && return
+    sleep 0.2
+  done
+  fail "the Service did not route to $expected pod(s) within ${change_timeout}s"
+}
+prom_success() {
+  curl -s --max-time 2 "http://127.0.0.1:$prom_port/api/v1/query" \
+    --data-urlencode 'query=sidecar_probe_success{duty="ready"}' |
+    python3 -c 'import json, sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    print("    pod=%s check=%s value=%s" % (r["metric"].get("pod"), r["metric"].get("check"), r["value"][1]))'
+}
+wait_for_prom() {
+  local pod=$1 value=$2 deadline=$((SECONDS + change_timeout))
+  while ((SECONDS < deadline)); do
+    require_running 1 "$work/prometheus.log"
+    local recorded
+    recorded=$(prom_success)
+    if grep -q "pod=$pod check=status value=$value" <<<"$recorded"; then return; fi
+    sleep 0.5
+  done
+  fail "Prometheus did not record sidecar_probe_success=$value for $pod within ${change_timeout}s"
+}
 
+say "1. Both apps report value 5."
+wait_for_backends 2
+show_service
+wait_for_prom "$failing" 1
+wait_for_prom "$serving" 1
+say "Prometheus: sidecar_probe_success{duty=\"ready\"}"
+prom_success
 echo
+
+say "2. $failing's app now reports value 4."
+status_file="$(www_dir "$failing")/status.json"
+[[ -f "$status_file" ]] || fail "status file of $failing not found at $status_file"
+printf '{"value": 4}\n' >"$status_file.new" && mv "$status_file.new" "$status_file"
+wait_for_backends 1
+say "GET http://$(pod_ip "$failing"):9090/ready (the sidecar of $failing):"
+curl -s --max-time 2 -w '    HTTP %{http_code}\n' "http://$(pod_ip "$failing"):9090/ready" | sed 's/^/    /'
+show_service
+"$podsim" get pods | sed 's/^/    /'
+wait_for_prom "$failing" 0
+say "Prometheus: sidecar_probe_success{duty=\"ready\"}"
+prom_success
+say "the events of the change:"
+grep -E "Unhealthy" "$work/podsim.log" | grep "$failing" | tail -n 2 | sed 's/^/    /'
+echo
+
+say "3. $failing's app reports value 5 again."
+printf '{"value": 5}\n' >"$status_file.new" && mv "$status_file.new" "$status_file"
+wait_for_backends 2
+show_service
+wait_for_prom "$failing" 1
+"$podsim" get pods | sed 's/^/    /'
+echo
+
 if $keep; then
-  say "Still running, as --keep asked:"
-  echo "    nginx       PID ${pids[0]}  http://127.0.0.1:$app_port/status.json"
-  echo "    sidecar     PID ${pids[1]}  http://127.0.0.1:$sidecar_port/ (status page), /ready, /metrics"
-  echo "    Prometheus  PID ${pids[2]}  http://127.0.0.1:$prom_port/"
-  echo "    Files and logs in $work"
-  echo "    Stop them with: kill ${pids[*]} && rm -rf $work"
-else
-  say "Done; stopping everything (run with --keep to leave it running)."
+  say "Left running (--keep): podsim PID ${pids[0]}, Prometheus PID ${pids[1]}"
+  say "  Service: http://127.0.0.1:$service_port/  Prometheus: http://127.0.0.1:$prom_port/"
+  say "  podsim get pods; podsim describe pod NAME; stop with: kill ${pids[*]}"
+  exit 0
 fi
+say "Done; stopping Prometheus and podsim (run with --keep to leave them running)."

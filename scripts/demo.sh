@@ -118,7 +118,7 @@ for port in "$service_port" "$prom_port" 10250; do
 done
 
 work=$(mktemp -d /tmp/sidecar-pod-demo-XXXXXX)
-sed "s|@SIDECAR@|$repo/$build_dir/bin/sidecar|" deploy/examples/demo.yaml >"$work/demo.yaml"
+sed "s|@SIDECAR_DIR@|$repo/$build_dir/bin|" deploy/examples/demo.yaml >"$work/demo.yaml"
 cat >"$work/prometheus.yml" <<PROM
 global:
   scrape_interval: 1s

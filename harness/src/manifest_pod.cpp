@@ -43,7 +43,7 @@ constexpr std::string_view volume_unsupported[] = {
     "awsElasticBlockStore", "azureDisk",       "azureFile",    "cephfs",
     "cinder",               "csi",             "downwardAPI",  "ephemeral",
     "fc",                   "flexVolume",      "flocker",      "gcePersistentDisk",
-    "gitRepo",              "glusterfs",       "hostPath",     "image",
+    "gitRepo",              "glusterfs",       "image",
     "iscsi",                "nfs",             "persistentVolumeClaim",
     "photonPersistentDisk", "portworxVolume",  "projected",    "quobyte",
     "rbd",                  "scaleIO",         "secret",       "storageos",
@@ -522,12 +522,19 @@ class pod_spec_reader {
                               ++sources;
                               volume.source = read_config_map_source(v, p);
                             }},
+                           {"hostPath",
+                            [&](const YAML::Node& v, const std::string& p) {
+                              ++sources;
+                              volume.host_path = read_host_path_source(v, p);
+                            }},
                        },
                        volume_unsupported);
       if (volume.name.empty()) reader_.fail(child_path(item_path, "name"), "required");
       if (!names.insert(volume.name).second) reader_.fail(child_path(item_path, "name"), "duplicate volume name \"" + volume.name + "\"");
       // A volume with no source is an emptyDir, as the API server defaults it.
-      if (sources > 1) reader_.fail(item_path, "more than one source, expected one of emptyDir or configMap");
+      if (sources > 1) {
+        reader_.fail(item_path, "more than one source, expected one of emptyDir, configMap or hostPath");
+      }
       volumes.push_back(std::move(volume));
     }
     return volumes;
@@ -541,6 +548,26 @@ class pod_spec_reader {
                          if (medium == "Memory") reader_.reject_field(p, true);
                        }}},
                      empty_dir_unsupported);
+  }
+
+  // Only directories are supported: `type` "" (no check) or "Directory".
+  std::string read_host_path_source(const YAML::Node& node, const std::string& path) {
+    std::string host_path;
+    reader_.read_map(node, path,
+                     {
+                         {"path", [&](const YAML::Node& v, const std::string& p) { host_path = reader_.read_string(v, p); }},
+                         {"type",
+                          [&](const YAML::Node& v, const std::string& p) {
+                            const std::string type = reader_.read_string(v, p);
+                            if (type != "" && type != "Directory") {
+                              reader_.fail(p, "\"" + type + "\" is not supported, expected \"\" or Directory");
+                            }
+                          }},
+                     });
+    if (host_path.empty() || host_path.front() != '/') {
+      reader_.fail(child_path(path, "path"), "\"" + host_path + "\" is invalid, expected an absolute path");
+    }
+    return host_path;
   }
 
   std::string read_config_map_source(const YAML::Node& node, const std::string& path) {

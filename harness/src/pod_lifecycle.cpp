@@ -168,7 +168,12 @@ asio::awaitable<void> control_plane::run_pod(std::shared_ptr<pod_state> pod) {
 asio::awaitable<void> control_plane::prepare_volumes(std::shared_ptr<pod_state> pod) {
   // Each volume: its directory, and for a config map one file per key.
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> volumes;
+  std::map<std::string, std::filesystem::path> host_paths;
   for (const auto& volume : pod->object.spec.volumes) {
+    if (volume.is_host_path()) {
+      host_paths[volume.name] = *volume.host_path;
+      continue;
+    }
     std::map<std::string, std::string> files;
     if (volume.is_config_map()) {
       files = config_maps_.at(pod->object.meta.namespace_name + "/" + std::get<std::string>(volume.source)).data;
@@ -177,8 +182,16 @@ asio::awaitable<void> control_plane::prepare_volumes(std::shared_ptr<pod_state> 
   }
 
   ++pod->blocking_calls;
-  auto make = [sandbox = pod->sandbox, volumes] {
+  auto make = [sandbox = pod->sandbox, volumes, host_paths] {
+    // A hostPath directory must exist, as the kubelet requires for type Directory.
     std::map<std::string, std::filesystem::path> made;
+    for (const auto& [name, dir] : host_paths) {
+      std::error_code error;
+      if (!std::filesystem::is_directory(dir, error)) {
+        throw std::runtime_error("hostPath volume " + name + ": " + dir.string() + " is not an existing directory");
+      }
+      made[name] = dir;
+    }
     for (const auto& [name, files] : volumes) {
       const std::filesystem::path dir = sandbox->volume_dir(name);
       for (const auto& [key, content] : files) {

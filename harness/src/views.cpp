@@ -311,7 +311,10 @@ std::string render_pod_description(const pod_status& pod, const pod_spec& spec, 
   out << "\n";
   for (const auto& volume : spec.volumes) {
     out << "  " << volume.name << ":\n";
-    if (volume.is_config_map()) {
+    if (volume.is_host_path()) {
+      out << "    Type:       HostPath (bare host directory volume)\n";
+      out << "    Path:       " << *volume.host_path << "\n";
+    } else if (volume.is_config_map()) {
       out << "    Type:       ConfigMap (a volume populated by a ConfigMap)\n";
       out << "    Name:       " << std::get<std::string>(volume.source) << "\n";
     } else {

@@ -679,9 +679,10 @@ spec:
 TEST_CASE("cluster runs the demo manifest") {
   std::string manifest = support::read_file(std::string(SIDECAR_SOURCE_DIR) + "/deploy/examples/demo.yaml");
   REQUIRE_FALSE(manifest.empty());
-  const std::string placeholder = "@SIDECAR@";
+  const std::string placeholder = "@SIDECAR_DIR@";
+  REQUIRE(manifest.find(placeholder) != std::string::npos);
   for (auto at = manifest.find(placeholder); at != std::string::npos; at = manifest.find(placeholder)) {
-    manifest.replace(at, placeholder.size(), std::string(SIDECAR_BIN_DIR) + "/sidecar");
+    manifest.replace(at, placeholder.size(), std::string(SIDECAR_BIN_DIR));
   }
 
   const std::uint16_t service_port = support::free_port();

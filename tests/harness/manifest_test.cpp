@@ -513,3 +513,19 @@ TEST_CASE("manifest resolves YAML 1.1 scalars") {
   CHECK(set.pods[0].spec.containers[0].env[0].second == "on");
   CHECK(set.pods[0].spec.containers[0].env[1].second == "1.2.3");
 }
+
+TEST_CASE("manifest reads hostPath volumes") {
+  const std::string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n"
+                          "  containers: [{name: app, command: [sleep, '1'], volumeMounts: [{name: bin, mountPath: /opt}]}]\n"
+                          "  volumes: [{name: bin, hostPath: {path: ";
+  const auto set = parse(pod + "/usr/local/bin, type: Directory}}]\n");
+  REQUIRE(set.pods.size() == 1);
+  REQUIRE(set.pods[0].spec.volumes.size() == 1);
+  CHECK(set.pods[0].spec.volumes[0].is_host_path());
+  CHECK(*set.pods[0].spec.volumes[0].host_path == "/usr/local/bin");
+
+  CHECK(parse_error(pod + "relative/dir}}]\n") ==
+        "test.yaml: Pod web: spec.volumes[0].hostPath.path: \"relative/dir\" is invalid, expected an absolute path");
+  CHECK(parse_error(pod + "/run/docker.sock, type: Socket}}]\n") ==
+        "test.yaml: Pod web: spec.volumes[0].hostPath.type: \"Socket\" is not supported, expected \"\" or Directory");
+}

@@ -88,7 +88,10 @@ struct volume_spec {
   std::string name;
   // An emptyDir, or the name of a ConfigMap whose keys become files.
   std::variant<std::monostate, std::string> source;
+  // A hostPath volume: a directory of the host, bind-mounted as it is.
+  std::optional<std::string> host_path;
   bool is_config_map() const { return source.index() == 1; }
+  bool is_host_path() const { return host_path.has_value(); }
 };
 
 struct pod_spec {

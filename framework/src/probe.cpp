@@ -7,12 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -77,6 +79,66 @@ const std::vector<std::string_view>& known_reasons() {
     return all;
   }();
   return reasons;
+}
+
+// Bounds how many periodic evaluations run at once. Probes started together
+// all evaluate at start; with a thousand of them, a thousand requests with
+// their buffers and parsers would be in flight at the same moment, and the
+// heap that peak leaves behind stays with the process.
+// NOTE: one limiter for the process; it assumes every probe runs on one
+// thread, as the framework's app does.
+class evaluation_limiter {
+ public:
+  static constexpr int max_running = 32;
+
+  // Waits for a free slot; the slot is returned when the guard goes.
+  asio::awaitable<std::shared_ptr<void>> acquire() {
+    if (running_ < max_running) {
+      ++running_;
+      co_return release_guard();
+    }
+    auto waiter = std::make_shared<waiting>(co_await asio::this_coro::executor);
+    waiters_.push_back(waiter);
+    co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!waiter->granted) {
+      // Cancelled while waiting: leave the queue and let the caller unwind.
+      std::erase(waiters_, waiter);
+      throw boost::system::system_error(asio::error::operation_aborted);
+    }
+    co_return release_guard();
+  }
+
+ private:
+  struct waiting {
+    explicit waiting(const asio::any_io_executor& executor)
+        : wake(executor, std::chrono::steady_clock::time_point::max()) {}
+    asio::steady_timer wake;
+    bool granted = false;
+  };
+
+  std::shared_ptr<void> release_guard() {
+    return std::shared_ptr<void>(nullptr, [this](void*) { release(); });
+  }
+
+  // Hands the slot to the first waiter, or frees it.
+  void release() {
+    if (waiters_.empty()) {
+      --running_;
+      return;
+    }
+    auto next = waiters_.front();
+    waiters_.pop_front();
+    next->granted = true;
+    next->wake.cancel();
+  }
+
+  int running_ = 0;
+  std::deque<std::shared_ptr<waiting>> waiters_;
+};
+
+evaluation_limiter& periodic_evaluations() {
+  static evaluation_limiter limiter;
+  return limiter;
 }
 
 }  // namespace
@@ -296,7 +358,10 @@ asio::awaitable<void> probe::run() {
   std::uniform_int_distribution<std::int64_t> offset(0, std::max<std::int64_t>(options_.every.count() - 1, 0));
   auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(offset(random));
   for (;;) {
-    co_await evaluate_checks();
+    {
+      const auto slot = co_await periodic_evaluations().acquire();
+      co_await evaluate_checks();
+    }
     // An evaluation that outlasts the period delays the next one rather
     // than causing a burst of evaluations to catch up.
     next = std::max(next + options_.every, std::chrono::steady_clock::now());

@@ -248,3 +248,29 @@ TEST_CASE("probe series survive an older probe", "[probe]") {
   new_probe.reset();
   CHECK(f.metrics.render().find("duty=\"ready\"") == std::string::npos);
 }
+
+TEST_CASE("periodic probes evaluate at most 32 at once", "[probe]") {
+  fixture f;
+  int running = 0;
+  int max_running = 0;
+  int finished = 0;
+  std::vector<std::shared_ptr<sidecar::probe>> probes;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<sidecar::named_check> checks;
+    checks.push_back({"slow", sidecar::make_function_check("slow", [&]() -> asio::awaitable<sidecar::check_result> {
+                        max_running = std::max(max_running, ++running);
+                        asio::steady_timer timer(co_await asio::this_coro::executor, 20ms);
+                        co_await timer.async_wait(asio::use_awaitable);
+                        --running;
+                        ++finished;
+                        co_return sidecar::check_passed();
+                      })});
+    probes.push_back(sidecar::probe::create("p" + std::to_string(i), {.mode = sidecar::probe_mode::periodic, .every = 10s},
+                                            std::move(checks), f.metrics, f.logs->make_logger("p")));
+    asio::co_spawn(f.io, probes.back()->run(), asio::detached);
+  }
+  f.io.run_for(1s);
+  CHECK(finished == 100);
+  CHECK(max_running == 32);
+  for (const auto& p : probes) CHECK(p->answer().ready);
+}

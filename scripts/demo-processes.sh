@@ -49,54 +49,10 @@ change_timeout=20
 # query_range at the end has a few samples of each.
 hold_seconds=3
 
-say() { printf '%s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
-fail() {
-  say "demo: $*" >&2
-  exit 1
-}
-
-# --- Processes and cleanup -------------------------------------------------
-
-names=()
-pids=()
-work=""
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if $keep && [[ $status -eq 0 ]]; then return; fi
-  local i
-  for i in "${!pids[@]}"; do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-  done
-  for i in "${!pids[@]}"; do
-    # Up to 5 s for a clean exit, then SIGKILL.
-    for _ in $(seq 50); do
-      kill -0 "${pids[$i]}" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "${pids[$i]}" 2>/dev/null; then
-      echo "demo: ${names[$i]} (PID ${pids[$i]}) ignored SIGTERM, sending SIGKILL" >&2
-      kill -KILL "${pids[$i]}" 2>/dev/null || true
-    fi
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  if [[ -n "$work" ]]; then rm -rf "$work"; fi
-  if [[ ${#pids[@]} -gt 0 ]]; then say "stopped ${names[*]}"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Starts a program in the background, with stdout and stderr going to `log`.
-start() {
-  local name=$1 log=$2
-  shift 2
-  "$@" >"$log" 2>&1 &
-  names+=("$name")
-  pids+=("$!")
-  say "started $name (PID $!): $*"
-}
+# Up to this long for each process to stop after SIGTERM.
+stop_timeout=5
+# shellcheck source=scripts/demo-common.sh
+source scripts/demo-common.sh
 
 # Fails with the end of `log` when the process started last has exited.
 require_running() {

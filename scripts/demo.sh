@@ -44,58 +44,16 @@ done
 start_timeout=60
 change_timeout=30
 
-say() { printf '%s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
-fail() {
-  say "demo: $*" >&2
-  exit 1
-}
+# Up to this long for each process to stop after SIGTERM.
+stop_timeout=30
+# shellcheck source=scripts/demo-common.sh
+source scripts/demo-common.sh
 
 if [[ $(id -u) -ne 0 ]]; then
   fail "podsim needs root for namespaces, mounts and cgroups; run as root"
 fi
 
-# --- Processes and cleanup -------------------------------------------------
-
-names=()
-pids=()
-work=""
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if $keep && [[ $status -eq 0 ]]; then return; fi
-  local i
-  # podsim first: it stops the pods within their grace periods.
-  for i in "${!pids[@]}"; do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
-  done
-  for i in "${!pids[@]}"; do
-    for _ in $(seq 300); do
-      kill -0 "${pids[$i]}" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "${pids[$i]}" 2>/dev/null; then
-      echo "demo: ${names[$i]} (PID ${pids[$i]}) did not stop within 30s, sending SIGKILL" >&2
-      kill -KILL "${pids[$i]}" 2>/dev/null || true
-    fi
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  if [[ -n "$work" ]]; then rm -rf "$work"; fi
-  if [[ ${#pids[@]} -gt 0 ]]; then say "stopped ${names[*]}"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start() {
-  local name=$1 log=$2
-  shift 2
-  "$@" >"$log" 2>&1 &
-  names+=("$name")
-  pids+=("$!")
-  say "started $name (PID $!): $*"
-}
-
+# Fails with the end of `log` when process number `index` has exited.
 require_running() {
   local index=$1 log=$2
   if ! kill -0 "${pids[$index]}" 2>/dev/null; then

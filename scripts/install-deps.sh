@@ -25,7 +25,7 @@ build_packages=(
   libboost1.81-dev libsimdjson-dev prometheus-cpp-dev libre2-dev libyaml-cpp-dev
   catch2 libbenchmark-dev
 )
-runtime_packages=(nginx-light prometheus curl procps)
+runtime_packages=(nginx-light prometheus curl procps iproute2 python3)
 bench_packages=(
   wrk gnuplot-nox prometheus-blackbox-exporter
   python3-pyramid python3-waitress python3-prometheus-client

@@ -1,5 +1,5 @@
 // Times a request to the main app every --every (default 5s) and exports the
-// latest latency as a gauge; a failed request sets it to NaN.
+// latest latency as a gauge. A failed request sets it to NaN.
 #include <cmath>
 
 #include <prometheus/family.h>

@@ -2,10 +2,30 @@
 # timestamped output, and background processes that are stopped by their
 # PIDs on exit, on error and on Ctrl-C.
 #
-# The sourcing script sets `keep` (true leaves the processes running after a
-# successful run) and `stop_timeout` (seconds each process has to exit after
-# SIGTERM before it gets SIGKILL), and may set `work`, a directory that is
-# removed at the end.
+# parse_demo_arguments sets `keep` from --keep (true leaves the processes
+# running after a successful run). The sourcing script sets `stop_timeout`
+# (seconds each process has to exit after SIGTERM before it gets SIGKILL),
+# and may set `work`, a directory that is removed at the end.
+
+# Reads the demos' command line: --keep, or --help, which prints the
+# sourcing script's opening comment.
+parse_demo_arguments() {
+  keep=false
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --keep) keep=true ;;
+      -h | --help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+        exit 0
+        ;;
+      *)
+        echo "demo: unknown argument \"$arg\", expected --keep" >&2
+        exit 2
+        ;;
+    esac
+  done
+}
 
 say() { printf '%s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 fail() {
@@ -13,6 +33,7 @@ fail() {
   exit 1
 }
 
+keep=false
 names=()
 pids=()
 work=""

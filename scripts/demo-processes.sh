@@ -27,20 +27,9 @@ repo=$(pwd)
 app_port=${APP_PORT:-8080}
 sidecar_port=${SIDECAR_PORT:-9090}
 prom_port=${PROM_PORT:-9099}
-keep=false
-for arg in "$@"; do
-  case "$arg" in
-    --keep) keep=true ;;
-    -h | --help)
-      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-      exit 0
-      ;;
-    *)
-      echo "demo: unknown argument \"$arg\", expected --keep" >&2
-      exit 2
-      ;;
-  esac
-done
+# shellcheck source=scripts/demo-common.sh
+source scripts/demo-common.sh
+parse_demo_arguments "$@"
 
 # How long each process may take to start, and each change to show.
 start_timeout=30
@@ -51,8 +40,6 @@ hold_seconds=3
 
 # Up to this long for each process to stop after SIGTERM.
 stop_timeout=5
-# shellcheck source=scripts/demo-common.sh
-source scripts/demo-common.sh
 
 # Fails with the end of `log` when the process started last has exited.
 require_running() {

@@ -25,20 +25,9 @@ repo=$(pwd)
 build_dir=${BUILD_DIR:-build}
 service_port=8080
 prom_port=${PROM_PORT:-9099}
-keep=false
-for arg in "$@"; do
-  case "$arg" in
-    --keep) keep=true ;;
-    -h | --help)
-      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-      exit 0
-      ;;
-    *)
-      echo "demo: unknown argument \"$arg\", expected --keep" >&2
-      exit 2
-      ;;
-  esac
-done
+# shellcheck source=scripts/demo-common.sh
+source scripts/demo-common.sh
+parse_demo_arguments "$@"
 
 # How long the pods may take to become ready, and each change to show.
 start_timeout=60
@@ -46,8 +35,6 @@ change_timeout=30
 
 # Up to this long for each process to stop after SIGTERM.
 stop_timeout=30
-# shellcheck source=scripts/demo-common.sh
-source scripts/demo-common.sh
 
 if [[ $(id -u) -ne 0 ]]; then
   fail "podsim needs root for namespaces, mounts and cgroups; run as root"

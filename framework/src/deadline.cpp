@@ -15,7 +15,7 @@ asio::awaitable<void> run_with_timeout(asio::awaitable<void> op, std::chrono::st
   asio::steady_timer timer(executor, timeout);
 
   // wait_for_one completes the group when either side completes, success or
-  // not, and cancels the other side; the group then waits for both, so the
+  // not, and cancels the other side. The group then waits for both, so the
   // operation has fully unwound when this returns.
   auto [order, op_error, timer_error] =
       co_await asio::experimental::make_parallel_group(asio::co_spawn(executor, std::move(op), asio::deferred),

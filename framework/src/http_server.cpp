@@ -376,7 +376,7 @@ asio::awaitable<next_step> serve_request(server_state& state, beast::tcp_stream&
     }
     co_return co_await reject_request(state, stream, *status, version);
   }
-  // RFC 9112, section 3.2: an HTTP/1.1 request without Host is answered 400.
+  // RFC 9112, section 3.2: an HTTP/1.1 request without Host gets 400.
   if (version == 11 && parser.get().find(beast_http::field::host) == parser.get().end()) {
     co_return co_await reject_request(state, stream, 400, version);
   }
@@ -473,7 +473,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<server_state> state, tcp:
 // Starts a connection. When max_connections are open, the oldest idle
 // kept-alive connection is closed to make room, so that clients holding
 // connections open between requests cannot lock out a new client such as the
-// kubelet; with none idle, the new connection is closed at once.
+// kubelet. With none idle, the new connection is closed at once.
 void admit_connection(const std::shared_ptr<server_state>& state, tcp::socket socket) {
   if (state->connections.size() >= state->options.max_connections && !state->idle_connections.empty()) {
     const auto oldest = state->idle_connections.begin();

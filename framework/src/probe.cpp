@@ -35,7 +35,7 @@ namespace {
 
 // Counts the probes using each series. Two probes of the same duty name (the
 // old and the new one during a reload) share their series, because
-// prometheus-cpp returns the existing metric for the same labels; a series is
+// prometheus-cpp returns the existing metric for the same labels. A series is
 // removed only when its last user goes.
 class series_users {
  public:
@@ -82,9 +82,9 @@ const std::vector<std::string_view>& known_reasons() {
 }
 
 // Bounds how many periodic evaluations run at once. Probes started together
-// all evaluate at start; with a thousand of them, a thousand requests with
-// their buffers and parsers would be in flight at the same moment, and the
-// heap that peak leaves behind stays with the process.
+// all evaluate at start. With a thousand of them, a thousand requests with
+// their buffers and parsers would be in flight at the same moment, and malloc
+// keeps the heap of that peak for the life of the process.
 // NOTE: one limiter for the process; it assumes every probe runs on one
 // thread, as the framework's app does.
 class evaluation_limiter {
@@ -349,7 +349,7 @@ asio::awaitable<void> probe::run() {
     co_return;
   }
 
-  // The first evaluation runs at once, so the endpoint has an answer soon
+  // The first evaluation runs at once, so the endpoint has a result soon
   // after start. The next one waits an extra random part of the period, so
   // that many probes started together do not keep evaluating in step and
   // hit the main app in bursts.

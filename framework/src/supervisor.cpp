@@ -118,8 +118,8 @@ asio::awaitable<void> supervise(std::shared_ptr<supervisor::state> s, std::share
       co_return;
     }
 
-    // Back off before the restart. A run that went well for a while starts
-    // the sequence again, so one failure a day never waits the maximum.
+    // Back off before the restart. A run that lasted reset_after or longer
+    // starts the sequence again, so a rare failure waits only `initial`.
     if (std::chrono::steady_clock::now() - started >= s->backoff.reset_after) attempt = 0;
     ++attempt;
     const auto delay = s->jittered(s->backoff.delay(attempt));

@@ -37,9 +37,9 @@ constexpr std::string_view latency_keys[] = {"http", "every", "expect", "buckets
 constexpr std::string_view schedule_keys[] = {"http", "every", "expect"};
 constexpr std::string_view duration_hint = "expected a number with a unit such as 250ms, 5s or 1m";
 
-// The longest duration a config may give. Deadlines and timers add a
-// duration to the current steady_clock time, which overflows near 292 years;
-// a year is far beyond any sensible period or timeout.
+// The maximum duration a config may give. Deadlines and timers add a
+// duration to the current steady_clock time, which overflows near 292 years,
+// and a year is far beyond any sensible period or timeout.
 constexpr std::chrono::milliseconds max_config_duration = std::chrono::hours(24 * 366);
 
 }  // namespace

@@ -232,7 +232,7 @@ TEST_CASE("probe keeps the last 20 results", "[probe]") {
 }
 
 TEST_CASE("probe series survive an older probe", "[probe]") {
-  // A reload creates the new probe before the old one is gone; both use the
+  // A reload creates the new probe before the old one is gone. Both use the
   // same series, which must stay until the new probe goes too.
   fixture f;
   scripted_check c;

@@ -31,7 +31,8 @@ struct sandbox_options {
   // of a running one fails with a clear error and harms nothing.
   std::string pod_name;
   bool share_process_namespace = false;
-  // Where state (overlay layers, volumes, logs) lives; default /run/podsim/POD.
+  // The directory of the pod's state (overlay layers, volumes, logs);
+  // default /run/podsim/POD.
   std::filesystem::path state_dir;
 };
 
